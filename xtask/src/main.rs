@@ -1,0 +1,68 @@
+//! Developer tasks for the workspace, run as `cargo xtask <task>` (see `.cargo/config.toml`).
+//!
+//! Tasks are plain Rust so that they work the same on every machine and in CI,
+//! with no shell scripts and no tools beyond the Rust toolchain.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+mod fixtures;
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci         cargo fmt --check, cargo clippy -D warnings, and the whole test suite
+  fixtures   regenerate fixtures/api/ from the API documents in ../shared/spec
+";
+
+fn main() -> Result<()> {
+    let task = std::env::args().nth(1);
+    match task.as_deref() {
+        Some("ci") => ci(),
+        Some("fixtures") => fixtures::regenerate(&workspace_root()),
+        Some("-h" | "--help" | "help") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown task '{other}'\n{USAGE}"),
+    }
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Runs every check CI runs, in the order that fails fastest.
+fn ci() -> Result<()> {
+    let root = workspace_root();
+    run(&root, "cargo", &["fmt", "--all", "--check"])?;
+    run(
+        &root,
+        "cargo",
+        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+    )?;
+    run(&root, "cargo", &["test", "--workspace", "--all-targets"])?;
+    // Doc tests are not part of --all-targets.
+    run(&root, "cargo", &["test", "--workspace", "--doc"])?;
+    Ok(())
+}
+
+fn run(dir: &Path, program: &str, args: &[&str]) -> Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .with_context(|| format!("could not start {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed: {status}", args.join(" "));
+    }
+    Ok(())
+}
