@@ -5,3 +5,9 @@
 //!
 //! Nothing here knows about HTTP, WebSocket or the sysadm wire format.
 #![deny(missing_docs)]
+
+mod runner;
+
+pub use runner::{
+    DEFAULT_GRACE, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, ExitKind, Output, RunError, Runner,
+};

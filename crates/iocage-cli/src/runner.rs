@@ -1,0 +1,291 @@
+//! Runs the iocage program safely.
+//!
+//! * An argument vector, never a shell: no argument is ever interpreted.
+//! * `LC_ALL=C` and no colour, so output is the format the parsers expect;
+//!   standard input closed, so a prompt can never wait for an answer.
+//! * Standard output and error read concurrently, each capped, so a child
+//!   never blocks on a full pipe and a runaway child cannot exhaust memory.
+//! * A time limit: on expiry the child's whole process group gets SIGTERM,
+//!   then SIGKILL after a grace period, and the child is reaped, so no zombie
+//!   or orphan is left behind.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::{Child, Command};
+
+/// Default time limit of one run.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// Default time between SIGTERM and SIGKILL.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// Default cap on each of stdout and stderr.
+pub const DEFAULT_MAX_OUTPUT: usize = 16 * 1024 * 1024;
+
+/// Runs one program with a time limit and output caps.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    program: PathBuf,
+    timeout: Duration,
+    grace: Duration,
+    max_output: usize,
+    env: Vec<(OsString, OsString)>,
+}
+
+/// How a finished child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    /// It exited with this code.
+    Code(i32),
+    /// It was killed by this signal.
+    Signal(i32),
+}
+
+impl std::fmt::Display for ExitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitKind::Code(code) => write!(f, "exit status {code}"),
+            ExitKind::Signal(signal) => write!(f, "killed by signal {signal}"),
+        }
+    }
+}
+
+/// What a finished run printed, and how it ended. A non-zero exit is not an
+/// error here: iocage reports "already up" with exit status 1, for example.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// The command line, quoted for display.
+    pub command: String,
+    /// How it ended.
+    pub exit: ExitKind,
+    /// Standard output (lossily decoded; capped).
+    pub stdout: String,
+    /// Standard error (lossily decoded; capped).
+    pub stderr: String,
+    /// Whether either stream was cut at the cap.
+    pub truncated: bool,
+}
+
+impl Output {
+    /// Whether it exited with status 0.
+    pub fn success(&self) -> bool {
+        self.exit == ExitKind::Code(0)
+    }
+}
+
+/// Why a run produced no [`Output`].
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The program does not exist (or is not executable): iocage is not installed.
+    #[error("cannot run {command}: {program} not found")]
+    NotFound {
+        /// The quoted command line.
+        command: String,
+        /// The program path.
+        program: String,
+    },
+    /// The program exists but could not be started.
+    #[error("cannot run {command}: {source}")]
+    Spawn {
+        /// The quoted command line.
+        command: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// It did not finish within the time limit and was killed.
+    #[error("{command} did not finish within {limit:?} and was killed; stderr: {stderr}")]
+    TimedOut {
+        /// The quoted command line.
+        command: String,
+        /// The limit.
+        limit: Duration,
+        /// What it had printed on stderr.
+        stderr: String,
+    },
+    /// Reading its output or waiting for it failed.
+    #[error("{command}: {source}")]
+    Io {
+        /// The quoted command line.
+        command: String,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+impl Runner {
+    /// A runner for `program` with the default limits.
+    pub fn new(program: impl Into<PathBuf>) -> Runner {
+        Runner {
+            program: program.into(),
+            timeout: DEFAULT_TIMEOUT,
+            grace: DEFAULT_GRACE,
+            max_output: DEFAULT_MAX_OUTPUT,
+            env: Vec::new(),
+        }
+    }
+
+    /// Sets the time limit of each run.
+    pub fn timeout(mut self, timeout: Duration) -> Runner {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the time between SIGTERM and SIGKILL.
+    pub fn grace(mut self, grace: Duration) -> Runner {
+        self.grace = grace;
+        self
+    }
+
+    /// Sets the cap on each output stream, in bytes.
+    pub fn max_output(mut self, bytes: usize) -> Runner {
+        self.max_output = bytes;
+        self
+    }
+
+    /// Adds an environment variable for the child (on top of the inherited
+    /// environment, `LC_ALL=C` and `IOCAGE_COLOR=FALSE`).
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Runner {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The program this runner runs.
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    /// Runs the program with `args` and waits for it, within the time limit.
+    pub async fn run<I, S>(&self, args: I) -> Result<Output, RunError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<OsString> = args
+            .into_iter()
+            .map(|arg| arg.as_ref().to_owned())
+            .collect();
+        let command = self.display(&args);
+        let mut child = Command::new(&self.program)
+            .args(&args)
+            .env("LC_ALL", "C")
+            .env("IOCAGE_COLOR", "FALSE")
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so a timeout can stop everything it started.
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| match source.kind() {
+                io::ErrorKind::NotFound => RunError::NotFound {
+                    command: command.clone(),
+                    program: self.program.display().to_string(),
+                },
+                _ => RunError::Spawn {
+                    command: command.clone(),
+                    source,
+                },
+            })?;
+        let stdout = tokio::spawn(read_capped(child.stdout.take(), self.max_output));
+        let stderr = tokio::spawn(read_capped(child.stderr.take(), self.max_output));
+        let io_error = |source| RunError::Io {
+            command: command.clone(),
+            source,
+        };
+        let status = match tokio::time::timeout(self.timeout, child.wait()).await {
+            Ok(status) => status.map_err(io_error)?,
+            Err(_) => {
+                self.kill_group(&mut child).await;
+                let (stderr, _) = stderr.await.unwrap_or_default();
+                stdout.abort();
+                return Err(RunError::TimedOut {
+                    command,
+                    limit: self.timeout,
+                    stderr: String::from_utf8_lossy(&stderr).into_owned(),
+                });
+            }
+        };
+        // The child is gone; its pipes may still be held open by something it
+        // left behind in its group, so stop that too before reading to the end.
+        if let Some(pid) = child
+            .id()
+            .and_then(|id| rustix::process::Pid::from_raw(id as i32))
+        {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+        let (out, out_cut) = stdout.await.unwrap_or_default();
+        let (err, err_cut) = stderr.await.unwrap_or_default();
+        Ok(Output {
+            command,
+            exit: exit_kind(status),
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+            truncated: out_cut || err_cut,
+        })
+    }
+
+    /// SIGTERM to the group, SIGKILL after the grace period, then reap.
+    async fn kill_group(&self, child: &mut Child) {
+        let Some(pid) = child
+            .id()
+            .and_then(|id| rustix::process::Pid::from_raw(id as i32))
+        else {
+            return;
+        };
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
+        if tokio::time::timeout(self.grace, child.wait())
+            .await
+            .is_err()
+        {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            let _ = child.wait().await;
+        } else {
+            // The leader exited on SIGTERM; make sure nothing of its group survives.
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+
+    /// The command line, quoted as a POSIX shell would need it (for messages only).
+    fn display(&self, args: &[OsString]) -> String {
+        let words = std::iter::once(self.program.as_os_str())
+            .chain(args.iter().map(OsString::as_os_str))
+            .map(|word| word.to_string_lossy().into_owned());
+        shell_words::join(words)
+    }
+}
+
+/// Reads a stream to its end, keeping at most `cap` bytes.
+async fn read_capped<R: AsyncRead + Unpin>(stream: Option<R>, cap: usize) -> (Vec<u8>, bool) {
+    let Some(mut stream) = stream else {
+        return (Vec::new(), false);
+    };
+    let mut kept = Vec::new();
+    let mut truncated = false;
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => {
+                let room = cap.saturating_sub(kept.len());
+                if read > room {
+                    truncated = true;
+                }
+                kept.extend_from_slice(&buffer[..read.min(room)]);
+            }
+        }
+    }
+    (kept, truncated)
+}
+
+fn exit_kind(status: std::process::ExitStatus) -> ExitKind {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitKind::Code(code),
+        (None, Some(signal)) => ExitKind::Signal(signal),
+        (None, None) => ExitKind::Code(-1),
+    }
+}
