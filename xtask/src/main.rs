@@ -46,7 +46,14 @@ fn ci() -> Result<()> {
     run(
         &root,
         "cargo",
-        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
     )?;
     run(&root, "cargo", &["test", "--workspace", "--all-targets"])?;
     // Doc tests are not part of --all-targets.

@@ -29,7 +29,10 @@ impl<'a> Args<'a> {
     }
 
     /// A string argument that may be absent (or `null`, which old clients send).
-    pub(crate) fn optional_str(&self, argument: &'static str) -> Result<Option<&'a str>, ArgsError> {
+    pub(crate) fn optional_str(
+        &self,
+        argument: &'static str,
+    ) -> Result<Option<&'a str>, ArgsError> {
         match self.object.get(argument) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(text)) => Ok(Some(text)),

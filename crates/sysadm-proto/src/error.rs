@@ -93,7 +93,9 @@ impl ErrorCode {
 
     /// The code with this number, if sysadmd uses it.
     pub fn from_code(code: u16) -> Option<ErrorCode> {
-        ErrorCode::ALL.into_iter().find(|known| known.code() == code)
+        ErrorCode::ALL
+            .into_iter()
+            .find(|known| known.code() == code)
     }
 }
 

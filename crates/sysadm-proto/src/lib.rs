@@ -46,7 +46,7 @@ pub use request::{
     Action, DEFAULT_EXEC_USER, IOCAGE_NAME, IOCAGE_NAMESPACE, IocageRequest, JailSettingsQuery,
 };
 pub use response::{
-    ActivePool, ActivatePoolResult, CloneJailResult, CreateJailResult, CreateSuccess, Created,
+    ActivatePoolResult, ActivePool, CloneJailResult, CreateJailResult, CreateSuccess, Created,
     CreatedJail, DefaultSettings, DestroyJailResult, Destroyed, DfRow, DfTable, ExecJailResult,
     IocageResponse, JailList, JailSettings, JailStatus, JailSummary, Plugin, PluginList,
     RecursiveRow, ReleaseList, StatusOutcome, Success,

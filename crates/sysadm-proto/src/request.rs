@@ -110,7 +110,9 @@ impl Action {
 
     /// The action with this wire name.
     pub fn from_name(name: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|action| action.as_str() == name)
+        Action::ALL
+            .into_iter()
+            .find(|action| action.as_str() == name)
     }
 
     /// The valid action names, comma-separated, for error messages.

@@ -372,9 +372,10 @@ type Nested = BTreeMap<String, BTreeMap<String, String>>;
 impl Serialize for JailSettings {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let nested: Nested = match self {
-            JailSettings::Property { jail, prop, value } => {
-                BTreeMap::from([(jail.clone(), BTreeMap::from([(prop.clone(), value.clone())]))])
-            }
+            JailSettings::Property { jail, prop, value } => BTreeMap::from([(
+                jail.clone(),
+                BTreeMap::from([(prop.clone(), value.clone())]),
+            )]),
             JailSettings::All { jail, props } => BTreeMap::from([(jail.clone(), props.clone())]),
             JailSettings::Recursive { prop, jails } => jails
                 .iter()
@@ -520,7 +521,9 @@ impl Serialize for JailStatus {
                 .iter()
                 .map(|line| (line.clone(), String::new()))
                 .collect(),
-            StatusOutcome::Info(text) => BTreeMap::from([(INFO_KEY.to_owned(), format!(" {text}"))]),
+            StatusOutcome::Info(text) => {
+                BTreeMap::from([(INFO_KEY.to_owned(), format!(" {text}"))])
+            }
         };
         BTreeMap::from([(self.jail.as_str(), inner)]).serialize(serializer)
     }
@@ -559,7 +562,9 @@ mod leading_space {
         serializer.serialize_str(&format!(" {value}"))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<String, D::Error> {
         let text = String::deserialize(deserializer)?;
         Ok(text.strip_prefix(' ').unwrap_or(&text).to_owned())
     }

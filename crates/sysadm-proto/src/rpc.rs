@@ -60,7 +60,14 @@ impl std::fmt::Debug for RpcRequest {
 }
 
 /// The `rpc` request names sysadmd answers.
-pub const RPC_NAMES: [&str; 6] = ["auth", "auth_token", "auth_clear", "identify", "query", "dispatcher"];
+pub const RPC_NAMES: [&str; 6] = [
+    "auth",
+    "auth_token",
+    "auth_clear",
+    "identify",
+    "query",
+    "dispatcher",
+];
 
 impl RpcRequest {
     /// Decodes an `rpc` request from its envelope `name` and `args`.
