@@ -1,0 +1,79 @@
+//! The `iocage-json` binary as a real process: JSON and exit 0 on good
+//! input, a one-line error naming the line and exit 1 on bad input, exit 2
+//! on usage errors.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn run(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iocage-json"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+const LEGACY_LIST: &str = "JID  UUID                                  BOOT  STATE  TAG    TYPE      IP4\n\
+                           3    0bf985de-ca0f-11e5-8d45-d05099728dbf  on    up     www01  basejail  192.168.1.10\n";
+
+#[test]
+fn a_legacy_list_becomes_json_with_numeric_jids() {
+    let out = run(&["list"], LEGACY_LIST);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["jails"][0]["jid"], 3);
+    assert_eq!(json["jails"][0]["tag"], "www01");
+}
+
+#[test]
+fn get_all_keeps_colons_in_values_and_the_order_of_keys() {
+    let out = run(
+        &["get-all", "--flavour", "legacy"],
+        "memoryuse:8G:log\ntag:2016-02-09@23:47:04\n",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "{\"memoryuse\":\"8G:log\",\"tag\":\"2016-02-09@23:47:04\"}\n"
+    );
+}
+
+#[test]
+fn unparseable_input_exits_1_with_one_line_naming_the_line() {
+    let out = run(&["list"], &format!("{LEGACY_LIST}3x  garbage\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("line 3") && stderr.contains("3x  garbage"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_flavour_that_contradicts_the_input_exits_1() {
+    let out = run(&["list", "--flavour=python"], LEGACY_LIST);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(&[], "").status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"], "").status.code(), Some(2));
+    assert_eq!(
+        run(&["list", "--flavour", "perl"], "").status.code(),
+        Some(2)
+    );
+    assert_eq!(run(&["list", "--flavour"], "").status.code(), Some(2));
+    assert_eq!(run(&["list", "df"], "").status.code(), Some(2));
+}
