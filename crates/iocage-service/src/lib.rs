@@ -1,9 +1,27 @@
 //! Where a sysadm/iocage API request becomes work on a host.
 //!
-//! `IocageService` validates a decoded request, serialises conflicting work,
-//! coalesces identical reads, and calls an async `Backend`. Two backends exist:
-//! the real one, which runs iocage through `iocage-cli`, and a simulated host
-//! that persists its state in a file (the default when iocage is absent).
+//! [`IocageService`] validates a decoded request (every string argument,
+//! before any backend call), serialises conflicting work, coalesces identical
+//! reads, and calls an async [`Backend`]. [`SimBackend`] is a simulated host
+//! that persists its state in a file (the default when iocage is absent); the
+//! real backend runs iocage through `iocage-cli`.
 //!
-//! Nothing here knows about HTTP or WebSocket.
+//! **Nothing here knows about HTTP or WebSocket, and no user-supplied string
+//! is ever interpreted by a shell.**
 #![deny(missing_docs)]
+
+mod backend;
+mod model;
+pub mod properties;
+mod service;
+mod sim;
+mod validate;
+
+pub use backend::{Backend, BackendError, BackendResult};
+pub use model::{
+    CleanTarget, DfEntry, ExecOutput, JailInfo, JailState, NewJail, PluginInfo, PropertyRow,
+    Releases, StateChange,
+};
+pub use service::{Caller, IocageService, ServiceError};
+pub use sim::{FORMAT_VERSION, SimBackend, SimError};
+pub use validate::{MAX_COMMAND, MAX_NAME, MAX_VALUE};

@@ -1,0 +1,517 @@
+//! `IocageService`: a decoded request in, the documented response out.
+//!
+//! Order of work for every request: validate all arguments (no backend call
+//! on bad input), take the locks, resolve the jail name, call the backend,
+//! shape the documented response.
+//!
+//! Locks: clean, activate and deactivate take the host lock exclusively; all
+//! else shares it. Changes to one jail (start, stop, cap, exec, clone of it,
+//! destroy) also take that jail's lock, keyed by UUID so that a tag and its
+//! UUID serialise together; creating or cloning with a tag takes a lock named
+//! by that tag. Identical reads in flight share one backend call.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use sysadm_proto::{
+    ActivatePoolResult, ActivePool, CloneJailResult, CreateJailResult, CreateSuccess, Created,
+    DefaultSettings, DestroyJailResult, DfRow, DfTable, ErrorArgs, ErrorCode, ExecJailResult,
+    IocageRequest, IocageResponse, JailList, JailSettings, JailSettingsQuery, JailStatus,
+    JailSummary, Plugin, PluginList, RecursiveRow, ReleaseList, StatusOutcome, Success,
+};
+use tokio::sync::RwLock;
+
+use crate::backend::{Backend, BackendError};
+use crate::model::{CleanTarget, JailInfo, StateChange};
+use crate::validate::{self, PropUse};
+
+/// Who asked, for logs and audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The authenticated user.
+    pub user: String,
+    /// Where the request came from.
+    pub peer: Option<SocketAddr>,
+}
+
+/// Why a request failed: a wire code and what to tell the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} {}: {details}", code.code(), code.message())]
+pub struct ServiceError {
+    code: ErrorCode,
+    details: String,
+}
+
+impl ServiceError {
+    /// An error with this code and details for the client.
+    pub fn new(code: ErrorCode, details: impl Into<String>) -> Self {
+        ServiceError {
+            code,
+            details: details.into(),
+        }
+    }
+
+    /// A 400.
+    pub fn bad_request(details: impl Into<String>) -> Self {
+        ServiceError::new(ErrorCode::BadRequest, details)
+    }
+
+    /// The wire code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// What to tell the client.
+    pub fn details(&self) -> &str {
+        &self.details
+    }
+
+    /// The error body.
+    pub fn to_error_args(&self) -> ErrorArgs {
+        ErrorArgs::new(self.code, self.details.clone())
+    }
+}
+
+impl From<BackendError> for ServiceError {
+    fn from(error: BackendError) -> Self {
+        ServiceError::new(error.code(), error.to_string())
+    }
+}
+
+type Reply = Result<IocageResponse, ServiceError>;
+type SharedReply = Shared<BoxFuture<'static, Reply>>;
+
+/// Maps requests onto a [`Backend`]. Cheap to clone: clones share the
+/// backend, the locks and the reads in flight.
+#[derive(Debug, Clone)]
+pub struct IocageService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    backend: Arc<dyn Backend>,
+    /// Shared by everything; held exclusively by clean, activate, deactivate.
+    host: RwLock<()>,
+    /// One lock per jail UUID that someone holds or waits for.
+    jails: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Reads in flight, keyed by the request's canonical `args`.
+    in_flight: Mutex<HashMap<String, SharedReply>>,
+}
+
+impl IocageService {
+    /// A service over `backend`.
+    pub fn new(backend: Arc<dyn Backend>) -> IocageService {
+        IocageService {
+            inner: Arc::new(Inner {
+                backend,
+                host: RwLock::new(()),
+                jails: Mutex::new(HashMap::new()),
+                in_flight: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Answers one request with its documented response.
+    ///
+    /// Errors: 400 for an invalid argument (before any backend call), and the
+    /// backend's 404/409/400/502/503/504/501.
+    pub async fn handle(&self, request: IocageRequest, caller: &Caller) -> Reply {
+        let action = request.action();
+        if let Err(error) = validate_request(&request) {
+            tracing::debug!(user = %caller.user, %action, %error, "iocage request refused");
+            return Err(error);
+        }
+        tracing::debug!(user = %caller.user, peer = ?caller.peer, %action, "iocage request");
+        let reply = if request.changes_host() {
+            self.inner.clone().change(request).await
+        } else {
+            self.shared_read(request).await
+        };
+        if let Err(error) = &reply {
+            if error.code().code() >= 500 {
+                tracing::warn!(user = %caller.user, %action, %error, "iocage request failed");
+            } else {
+                tracing::debug!(user = %caller.user, %action, %error, "iocage request refused");
+            }
+        }
+        reply
+    }
+
+    /// Runs a read, or joins an identical one in flight. The work runs in
+    /// its own task, so it finishes (and leaves the table) even when every
+    /// caller has gone away.
+    async fn shared_read(&self, request: IocageRequest) -> Reply {
+        let key = request.to_args().to_string();
+        let shared = {
+            let mut in_flight = self.inner.in_flight.lock().expect("in-flight table");
+            match in_flight.get(&key) {
+                Some(shared) => shared.clone(),
+                None => {
+                    let inner = self.inner.clone();
+                    let task_key = key.clone();
+                    let task = tokio::spawn(async move {
+                        let reply = inner.clone().read(request).await;
+                        inner
+                            .in_flight
+                            .lock()
+                            .expect("in-flight table")
+                            .remove(&task_key);
+                        reply
+                    });
+                    let shared = async move {
+                        task.await.unwrap_or_else(|error| {
+                            tracing::error!(%error, "iocage read task failed");
+                            Err(ServiceError::new(
+                                ErrorCode::Internal,
+                                "the request failed unexpectedly",
+                            ))
+                        })
+                    }
+                    .boxed()
+                    .shared();
+                    in_flight.insert(key, shared.clone());
+                    shared
+                }
+            }
+        };
+        shared.await
+    }
+}
+
+/// Checks every string argument; no backend call happens on failure.
+fn validate_request(request: &IocageRequest) -> Result<(), ServiceError> {
+    let action = request.action().as_str();
+    if let Some(jail) = request.jail() {
+        validate::jail_name(action, jail)?;
+    }
+    match request {
+        IocageRequest::ActivatePool { pool: Some(pool) }
+        | IocageRequest::DeactivatePool { pool } => validate::pool(action, pool),
+        IocageRequest::CreateJail { props, .. } => {
+            validate::props(action, props, PropUse::Create).map(drop)
+        }
+        IocageRequest::CloneJail { props, .. } => {
+            validate::props(action, props, PropUse::Clone).map(drop)
+        }
+        IocageRequest::ExecJail { user, command, .. } => {
+            validate::user(action, user)?;
+            validate::command(action, command).map(drop)
+        }
+        IocageRequest::GetJailSettings(
+            JailSettingsQuery::Property { prop, .. } | JailSettingsQuery::Recursive { prop },
+        ) => validate::property(action, prop, PropUse::Read),
+        _ => Ok(()),
+    }
+}
+
+impl Inner {
+    /// Resolves a jail name to its listing: exact tag, then exact UUID, then
+    /// a unique UUID prefix (the "use adae47cb or just adae" of iocage's help).
+    async fn resolve(&self, name: &str) -> Result<JailInfo, ServiceError> {
+        let jails = self.backend.list_jails().await?;
+        if let Some(jail) = jails.iter().find(|jail| jail.tag == name) {
+            return Ok(jail.clone());
+        }
+        if let Some(jail) = jails.iter().find(|jail| jail.uuid == name) {
+            return Ok(jail.clone());
+        }
+        let matches: Vec<&JailInfo> = jails
+            .iter()
+            .filter(|jail| jail.uuid.starts_with(&name.to_ascii_lowercase()))
+            .collect();
+        match matches.as_slice() {
+            [jail] => Ok((*jail).clone()),
+            [] => Err(ServiceError::new(
+                ErrorCode::NotFound,
+                format!("jail {name} not found: no jail has this tag, UUID or UUID prefix"),
+            )),
+            several => Err(ServiceError::bad_request(format!(
+                "multiple jails matching name: {name} ({}); give more of the UUID",
+                several
+                    .iter()
+                    .map(|jail| jail.uuid.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    fn jail_lock(&self, uuid: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut jails = self.jails.lock().expect("jail lock table");
+        // Forget locks nobody holds or waits for, so the table stays small.
+        jails.retain(|_, lock| Arc::strong_count(lock) > 1);
+        jails.entry(uuid.to_owned()).or_default().clone()
+    }
+
+    async fn read(self: Arc<Self>, request: IocageRequest) -> Reply {
+        let _host = self.host.read().await;
+        let backend = &self.backend;
+        Ok(match request {
+            IocageRequest::ListJails => IocageResponse::ListJails(JailList {
+                jails: backend
+                    .list_jails()
+                    .await?
+                    .into_iter()
+                    .filter(|jail| !jail.template)
+                    .map(|jail| (jail.uuid.clone(), summary(jail)))
+                    .collect(),
+            }),
+            IocageRequest::Df => IocageResponse::Df(DfTable {
+                jails: backend
+                    .df()
+                    .await?
+                    .into_iter()
+                    .map(|row| {
+                        let entry = DfRow {
+                            available: row.available,
+                            compress_ratio: row.compress_ratio,
+                            quota: row.quota,
+                            reservation: row.reservation,
+                            tag: row.tag,
+                            used: row.used,
+                        };
+                        (row.uuid, entry)
+                    })
+                    .collect(),
+            }),
+            IocageRequest::GetDefaultSettings => {
+                IocageResponse::GetDefaultSettings(DefaultSettings {
+                    defaults: backend.defaults().await?.into_iter().collect(),
+                })
+            }
+            IocageRequest::GetJailSettings(query) => IocageResponse::GetJailSettings(match query {
+                JailSettingsQuery::Property { jail, prop } => {
+                    let uuid = self.resolve(&jail).await?.uuid;
+                    let value = backend.get_property(&uuid, &prop).await?;
+                    JailSettings::Property { jail, prop, value }
+                }
+                JailSettingsQuery::All { jail } => {
+                    let uuid = self.resolve(&jail).await?.uuid;
+                    JailSettings::All {
+                        jail,
+                        props: backend.get_all(&uuid).await?.into_iter().collect(),
+                    }
+                }
+                JailSettingsQuery::Recursive { prop } => JailSettings::Recursive {
+                    jails: backend
+                        .get_recursive(&prop)
+                        .await?
+                        .into_iter()
+                        .map(|row| {
+                            let entry = RecursiveRow {
+                                tag: row.tag,
+                                value: row.value,
+                            };
+                            (row.uuid, entry)
+                        })
+                        .collect(),
+                    prop,
+                },
+            }),
+            IocageRequest::ListReleases => {
+                let releases = backend.releases().await?;
+                IocageResponse::ListReleases(ReleaseList {
+                    local: releases.local,
+                    remote: releases.remote,
+                })
+            }
+            IocageRequest::ListPlugins => IocageResponse::ListPlugins(PluginList {
+                remote: backend
+                    .plugins()
+                    .await?
+                    .into_iter()
+                    .map(|plugin| {
+                        let id = plugin.id.clone();
+                        let entry = Plugin {
+                            description: plugin.description,
+                            id: plugin.id,
+                            name: plugin.name,
+                        };
+                        (id, entry)
+                    })
+                    .collect(),
+            }),
+            IocageRequest::ActivatePool { pool: None } => {
+                IocageResponse::ActivatePool(ActivatePoolResult::Current {
+                    current: ActivePool {
+                        name: backend.active_pool().await?,
+                    },
+                })
+            }
+            other => {
+                return Err(internal(format!(
+                    "{} reached the read path",
+                    other.action()
+                )));
+            }
+        })
+    }
+
+    async fn change(self: Arc<Self>, request: IocageRequest) -> Reply {
+        let backend = &self.backend;
+        let action = request.action().as_str();
+        // Host-wide changes exclude everything else.
+        let clean = match &request {
+            IocageRequest::CleanAll => {
+                Some((CleanTarget::All, "All iocage datasets have been cleaned."))
+            }
+            IocageRequest::CleanJails => Some((CleanTarget::Jails, "All jails have been cleaned.")),
+            IocageRequest::CleanReleases => {
+                Some((CleanTarget::Releases, "All RELEASEs have been cleaned."))
+            }
+            IocageRequest::CleanTemplates => {
+                Some((CleanTarget::Templates, "All templates have been cleaned."))
+            }
+            _ => None,
+        };
+        if let Some((target, message)) = clean {
+            let _host = self.host.write().await;
+            backend.clean(target).await?;
+            let success = Success::new(message);
+            return Ok(match target {
+                CleanTarget::All => IocageResponse::CleanAll(success),
+                CleanTarget::Jails => IocageResponse::CleanJails(success),
+                CleanTarget::Releases => IocageResponse::CleanReleases(success),
+                CleanTarget::Templates => IocageResponse::CleanTemplates(success),
+            });
+        }
+        match &request {
+            IocageRequest::ActivatePool { pool: Some(pool) } => {
+                let _host = self.host.write().await;
+                backend.activate(pool).await?;
+                return Ok(IocageResponse::ActivatePool(ActivatePoolResult::Activated(
+                    Success::new(format!("pool {pool} activated.")),
+                )));
+            }
+            IocageRequest::DeactivatePool { pool } => {
+                let _host = self.host.write().await;
+                backend.deactivate(pool).await?;
+                return Ok(IocageResponse::DeactivatePool(Success::new(format!(
+                    "pool {pool} deactivated."
+                ))));
+            }
+            IocageRequest::CreateJail { props, empty } => {
+                let _host = self.host.read().await;
+                let pairs = validate::props(action, props, PropUse::Create)?;
+                // Two creates of one tag serialise, so the second sees the first's jail.
+                let tag_lock = tag_of(&pairs).map(|tag| self.jail_lock(&format!("tag:{tag}")));
+                let _tag = match &tag_lock {
+                    Some(lock) => Some(lock.lock().await),
+                    None => None,
+                };
+                let jail = backend.create(&pairs, *empty).await?;
+                let success = if *empty {
+                    CreateSuccess::Empty { uuid: jail.uuid }
+                } else {
+                    CreateSuccess::Created(Created::new(&jail.uuid, &jail.tag))
+                };
+                return Ok(IocageResponse::CreateJail(CreateJailResult {
+                    props: props.clone(),
+                    success,
+                    switches: if *empty { "-e" } else { "" }.to_owned(),
+                }));
+            }
+            _ => {}
+        }
+        // Changes to one jail: resolve to the UUID, so that a tag and its
+        // UUID take the same lock.
+        let _host = self.host.read().await;
+        let Some(name) = request.jail() else {
+            return Err(internal(format!("{action} names no jail")));
+        };
+        let uuid = self.resolve(name).await?.uuid;
+        let lock = self.jail_lock(&uuid);
+        let _jail = lock.lock().await;
+        // Resolve again under the lock: the jail may have gone while we waited.
+        let jail = self.resolve(&uuid).await?;
+        Ok(match request {
+            IocageRequest::StartJail { jail: name } => {
+                IocageResponse::StartJail(status(name, backend.start(&jail.uuid).await?))
+            }
+            IocageRequest::StopJail { jail: name } => {
+                IocageResponse::StopJail(status(name, backend.stop(&jail.uuid).await?))
+            }
+            IocageRequest::CapJail { jail: name } => {
+                backend.cap(&jail.uuid).await?;
+                IocageResponse::CapJail(Success::new(format!("jail {name} capped.")))
+            }
+            IocageRequest::CloneJail { jail: name, props } => {
+                let pairs = validate::props(action, &props, PropUse::Clone)?;
+                let tag_lock = tag_of(&pairs).map(|tag| self.jail_lock(&format!("tag:{tag}")));
+                let _tag = match &tag_lock {
+                    Some(lock) => Some(lock.lock().await),
+                    None => None,
+                };
+                let new = backend.clone_jail(&jail.uuid, &pairs).await?;
+                IocageResponse::CloneJail(CloneJailResult {
+                    jail: name,
+                    props,
+                    success: Created::new(&new.uuid, &new.tag),
+                })
+            }
+            IocageRequest::DestroyJail { .. } => {
+                backend.destroy(&jail.uuid).await?;
+                IocageResponse::DestroyJail(DestroyJailResult::new(jail.uuid))
+            }
+            IocageRequest::ExecJail { user, command, .. } => {
+                let argv = validate::command(action, &command)?;
+                let output = backend.exec(&jail.uuid, &user, &argv).await?;
+                if output.status != 0 {
+                    let mut text = format!("command exited with status {}", output.status);
+                    if !output.lines.is_empty() {
+                        text.push_str(": ");
+                        text.push_str(&output.lines.join("\n"));
+                    }
+                    return Err(ServiceError::new(ErrorCode::BadGateway, text));
+                }
+                IocageResponse::ExecJail(ExecJailResult {
+                    lines: output.lines,
+                })
+            }
+            other => return Err(internal(format!("{} is not a jail change", other.action()))),
+        })
+    }
+}
+
+/// A bug in this crate: logged in full, sent to the client without internals.
+fn internal(what: String) -> ServiceError {
+    tracing::error!(what, "iocage service bug");
+    ServiceError::new(ErrorCode::Internal, "the request failed unexpectedly")
+}
+
+/// The tag a create or clone asks for, if any.
+fn tag_of(pairs: &[(String, String)]) -> Option<&str> {
+    pairs
+        .iter()
+        .find(|(key, _)| key == "tag")
+        .map(|(_, value)| value.as_str())
+}
+
+fn summary(jail: JailInfo) -> JailSummary {
+    let up = jail.is_up();
+    JailSummary {
+        boot: if jail.boot { "on" } else { "off" }.to_owned(),
+        ip4: jail.ip4.filter(|_| up).unwrap_or_else(|| "-".to_owned()),
+        jid: jail
+            .jid
+            .filter(|_| up)
+            .map_or_else(|| "-".to_owned(), |jid| jid.to_string()),
+        state: jail.state.as_str().to_owned(),
+        tag: jail.tag,
+        jail_type: jail.jail_type,
+    }
+}
+
+fn status(jail: String, change: StateChange) -> JailStatus {
+    JailStatus {
+        jail,
+        outcome: match change {
+            StateChange::Changed(lines) => StatusOutcome::Lines(lines),
+            StateChange::Already(text) => StatusOutcome::Info(text),
+        },
+    }
+}

@@ -1,0 +1,830 @@
+//! `SimBackend`: a small FreeBSD host with the legacy iocage, simulated, so
+//! the whole API can be used without FreeBSD. Nothing runs on the real host:
+//! `execjail` runs a few harmless built-ins on the argument vector.
+//!
+//! A fresh host has pools `tank` (active) and `tank1`, releases 10.2-RELEASE
+//! and 10.3-RELEASE fetched, and the documented defaults, remote releases and
+//! plugin index (copied as data from the API documents into `src/data/`).
+//! Its state is a JSON file carrying a format version, replaced atomically
+//! after every change (temporary file, fsync, rename, fsync of the
+//! directory), so a crash never leaves a torn file. A file this version
+//! cannot read is reported, naming the file, and never overwritten.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Backend, BackendError, BackendResult};
+use crate::model::{
+    CleanTarget, DfEntry, ExecOutput, JailInfo, JailState, NewJail, PluginInfo, PropertyRow,
+    Releases, StateChange,
+};
+use crate::properties;
+
+/// The state file's format version; a file of another version is refused.
+pub const FORMAT_VERSION: u32 = 1;
+const STATE_FILE: &str = "sim-host.json";
+
+/// Why the simulated host could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The state directory or file could not be read or written.
+    #[error("simulated host state {}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The state file is not a simulated host this version understands. It is left untouched.
+    #[error(
+        "simulated host state {} is unreadable ({reason}); it was left untouched: \
+         move it away to start with a fresh simulated host",
+        path.display()
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Everything the simulated host remembers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Host {
+    version: u32,
+    pools: Vec<String>,
+    active_pool: Option<String>,
+    releases: Vec<String>,
+    jails: BTreeMap<String, Jail>,
+    next_jid: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Jail {
+    /// Properties set on this jail (the rest come from the defaults).
+    props: BTreeMap<String, String>,
+    running: bool,
+    jid: Option<u32>,
+    /// The UUID this jail was cloned from.
+    origin: Option<String>,
+    template: bool,
+}
+
+impl Jail {
+    fn tag(&self) -> &str {
+        self.props.get("tag").map_or("", String::as_str)
+    }
+}
+
+impl Host {
+    fn fresh() -> Host {
+        Host {
+            version: FORMAT_VERSION,
+            pools: vec!["tank".into(), "tank1".into()],
+            active_pool: Some("tank".into()),
+            releases: vec!["10.2-RELEASE".into(), "10.3-RELEASE".into()],
+            jails: BTreeMap::new(),
+            next_jid: 1,
+        }
+    }
+
+    /// Legacy iocage refuses jail work without an active pool.
+    fn require_pool(&self) -> BackendResult<&str> {
+        self.active_pool.as_deref().ok_or_else(|| {
+            BackendError::Conflict("you need to activate a pool! (activatepool)".into())
+        })
+    }
+
+    fn jail(&self, uuid: &str) -> BackendResult<&Jail> {
+        self.require_pool()?;
+        self.jails
+            .get(uuid)
+            .ok_or_else(|| BackendError::NotFound(format!("jail {uuid} not found!")))
+    }
+
+    fn jail_mut(&mut self, uuid: &str) -> BackendResult<&mut Jail> {
+        self.require_pool()?;
+        self.jails
+            .get_mut(uuid)
+            .ok_or_else(|| BackendError::NotFound(format!("jail {uuid} not found!")))
+    }
+
+    /// `wanted`, or the date tag, made unique. iocage would rename the older
+    /// jail's tag instead; the simulation keeps tags unique without doing so.
+    fn tag_for(&self, wanted: Option<&String>) -> BackendResult<String> {
+        let taken = |tag: &str| self.jails.values().any(|jail| jail.tag() == tag);
+        if let Some(tag) = wanted {
+            if let Some((uuid, _)) = self.jails.iter().find(|(_, jail)| jail.tag() == tag) {
+                return Err(BackendError::Conflict(format!(
+                    "a jail tagged {tag} exists already: {uuid}; choose another tag"
+                )));
+            }
+            return Ok(tag.clone());
+        }
+        let date = date_tag(SystemTime::now());
+        let mut tag = date.clone();
+        let mut suffix = 1;
+        while taken(&tag) {
+            suffix += 1;
+            tag = format!("{date}_{suffix}");
+        }
+        Ok(tag)
+    }
+}
+
+fn defaults() -> &'static BTreeMap<String, String> {
+    static DEFAULTS: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    DEFAULTS.get_or_init(|| {
+        serde_json::from_str(include_str!("data/defaults.json")).expect("documented defaults")
+    })
+}
+
+/// The simulated iocage host.
+#[derive(Debug)]
+pub struct SimBackend {
+    file: Option<PathBuf>,
+    host: Mutex<Host>,
+    delay: Duration,
+}
+
+impl SimBackend {
+    /// Opens the host kept in `state_dir` (created, with a fresh host, on first use).
+    pub fn open(state_dir: &Path) -> Result<SimBackend, SimError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| SimError::Io { path, source }
+        };
+        fs::create_dir_all(state_dir).map_err(io(state_dir))?;
+        let file = state_dir.join(STATE_FILE);
+        let host = match fs::read(&file) {
+            Ok(bytes) => load(&file, &bytes)?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let host = Host::fresh();
+                persist(&file, &host).map_err(io(&file))?;
+                host
+            }
+            Err(error) => return Err(io(&file)(error)),
+        };
+        Ok(SimBackend {
+            file: Some(file),
+            host: Mutex::new(host),
+            delay: Duration::ZERO,
+        })
+    }
+
+    /// A fresh host that lives in memory only (tests).
+    pub fn in_memory() -> SimBackend {
+        SimBackend {
+            file: None,
+            host: Mutex::new(Host::fresh()),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// Makes every operation take at least `delay`, to simulate slow work.
+    pub fn with_delay(mut self, delay: Duration) -> SimBackend {
+        self.delay = delay;
+        self
+    }
+
+    /// The state file, if the host is persistent.
+    pub fn state_file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    async fn pause(&self) {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+    }
+
+    /// Reads the host.
+    fn with<T>(&self, read: impl FnOnce(&Host) -> BackendResult<T>) -> BackendResult<T> {
+        read(&self.host.lock().expect("simulated host"))
+    }
+
+    /// Changes the host and persists it; if the write fails the change is undone.
+    fn change<T>(&self, change: impl FnOnce(&mut Host) -> BackendResult<T>) -> BackendResult<T> {
+        let mut host = self.host.lock().expect("simulated host");
+        let before = host.clone();
+        let result = change(&mut host)?;
+        if let Some(file) = &self.file
+            && let Err(error) = persist(file, &host)
+        {
+            *host = before;
+            return Err(BackendError::Failed {
+                text: format!(
+                    "could not save the simulated host to {}: {error}",
+                    file.display()
+                ),
+            });
+        }
+        Ok(result)
+    }
+}
+
+/// Reads a state file, checking its format version first so that a file
+/// of another version gets a clear message rather than a field error.
+fn load(file: &Path, bytes: &[u8]) -> Result<Host, SimError> {
+    let corrupt = |reason: String| SimError::Corrupt {
+        path: file.to_owned(),
+        reason,
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|error| corrupt(format!("not JSON: {error}")))?;
+    match value.get("version").and_then(serde_json::Value::as_u64) {
+        Some(version) if version == u64::from(FORMAT_VERSION) => {}
+        Some(version) => {
+            return Err(corrupt(format!(
+                "format version {version}, but this sysadmd reads version {FORMAT_VERSION}"
+            )));
+        }
+        None => return Err(corrupt("no format version".into())),
+    }
+    serde_json::from_value(value).map_err(|error| corrupt(error.to_string()))
+}
+
+/// Writes the state atomically: temporary file, fsync, rename, fsync of the directory.
+fn persist(file: &Path, host: &Host) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(host).map_err(std::io::Error::other)?;
+    let temporary = file.with_extension("json.tmp");
+    let mut out = fs::File::create(&temporary)?;
+    out.write_all(&bytes)?;
+    out.sync_all()?;
+    drop(out);
+    fs::rename(&temporary, file)?;
+    if let Some(dir) = file.parent() {
+        fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Every property of a jail: defaults, then computed values, then its own settings.
+fn jail_properties(host: &Host, uuid: &str, jail: &Jail) -> BTreeMap<String, String> {
+    let mut props = defaults().clone();
+    for unset in [
+        "branch",
+        "ftpdir",
+        "ftplocaldir",
+        "start",
+        "sync_stat",
+        "template",
+    ] {
+        props.insert(unset.into(), "-".into());
+    }
+    let pool = host.active_pool.as_deref().unwrap_or("tank");
+    let origin = jail.origin.as_ref().map_or_else(
+        || "-".to_owned(),
+        |origin| format!("{pool}/iocage/jails/{origin}@{uuid}"),
+    );
+    let computed = [
+        ("host_hostname", uuid.to_owned()),
+        ("host_hostuuid", uuid.to_owned()),
+        ("jail_zfs_dataset", format!("iocage/jails/{uuid}/data")),
+        ("mountpoint", format!("/iocage/jails/{uuid}")),
+        ("available", "83.4G".to_owned()),
+        ("used", "1.76M".to_owned()),
+        ("compressratio", "2.27x".to_owned()),
+        (
+            "istemplate",
+            if jail.template { "yes" } else { "no" }.to_owned(),
+        ),
+        ("origin", origin),
+    ];
+    for (key, value) in computed {
+        props.insert(key.into(), value);
+    }
+    props.extend(jail.props.clone());
+    props
+}
+
+/// `time` as iocage's default tag, `date "+%F@%T"` (UTC here), e.g. `2016-02-09@23:47:04`.
+fn date_tag(time: SystemTime) -> String {
+    let seconds = time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let days = i64::try_from(seconds / 86_400).unwrap_or(0);
+    let (year, month, day) = civil_from_days(days);
+    let of_day = seconds % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}@{:02}:{:02}:{:02}",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
+/// well-known `civil_from_days` algorithm, written out here).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month as u32, day as u32)
+}
+
+fn already(uuid: &str, jail: &Jail, state: &str) -> StateChange {
+    StateChange::Already(format!("{uuid} ({}) is already {state}", jail.tag()))
+}
+
+/// The users every simulated jail has.
+const USERS: [(&str, &str); 4] = [
+    (
+        "root",
+        "uid=0(root) gid=0(wheel) groups=0(wheel),5(operator)",
+    ),
+    (
+        "toor",
+        "uid=0(root) gid=0(wheel) groups=0(wheel),5(operator)",
+    ),
+    ("www", "uid=80(www) gid=80(www) groups=80(www)"),
+    (
+        "nobody",
+        "uid=65534(nobody) gid=65534(nobody) groups=65534(nobody)",
+    ),
+];
+
+/// Runs one of a few harmless built-ins "inside" a simulated jail.
+fn builtin(
+    host: &Host,
+    uuid: &str,
+    jail: &Jail,
+    user: &str,
+    argv: &[String],
+) -> BackendResult<ExecOutput> {
+    let Some((_, id)) = USERS.iter().find(|(name, _)| *name == user) else {
+        return Err(BackendError::Failed {
+            text: format!("jexec: getpwnam: {user}: no such user"),
+        });
+    };
+    let props = jail_properties(host, uuid, jail);
+    let release = props.get("release").cloned().unwrap_or_default();
+    let hostname = props.get("host_hostname").cloned().unwrap_or_default();
+    let ok = |lines: Vec<String>| Ok(ExecOutput { status: 0, lines });
+    let Some((program, args)) = argv.split_first() else {
+        return Err(BackendError::Invalid("jexec: no command given".into()));
+    };
+    match program.as_str() {
+        "echo" => match args.split_first() {
+            Some((flag, rest)) if flag == "-n" => ok(vec![rest.join(" ")]),
+            _ => ok(vec![args.join(" ")]),
+        },
+        "hostname" => ok(vec![hostname]),
+        "pwd" => ok(vec!["/".into()]),
+        "true" => ok(vec![]),
+        "false" => Ok(ExecOutput {
+            status: 1,
+            lines: vec![],
+        }),
+        "id" => ok(vec![(*id).to_owned()]),
+        "uname" => ok(vec![match args.first().map(String::as_str) {
+            None | Some("-s") => "FreeBSD".into(),
+            Some("-r") => release,
+            Some("-n") => hostname,
+            Some("-m") => "amd64".into(),
+            Some("-a") => {
+                format!("FreeBSD {hostname} {release} FreeBSD {release} #0: simulated amd64")
+            }
+            Some(other) => {
+                return Ok(ExecOutput {
+                    status: 1,
+                    lines: vec![
+                        format!("uname: illegal option -- {}", other.trim_start_matches('-')),
+                        "usage: uname [-abiKmnoprsUv]".into(),
+                    ],
+                });
+            }
+        }]),
+        other => Err(BackendError::Failed {
+            text: format!("jexec: execvp: {other}: No such file or directory"),
+        }),
+    }
+}
+
+fn jail_info(host: &Host, uuid: &str, jail: &Jail) -> JailInfo {
+    let props = jail_properties(host, uuid, jail);
+    // ip4_addr is `iface|addr/mask[,...]`; iocage lists the bare addresses.
+    let ip4 = props
+        .get("ip4_addr")
+        .filter(|addr| *addr != "none")
+        .map(|addr| {
+            addr.split(',')
+                .map(|one| {
+                    let address = one.rsplit('|').next().unwrap_or(one);
+                    address.split('/').next().unwrap_or(address).to_owned()
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+    JailInfo {
+        uuid: uuid.to_owned(),
+        tag: jail.tag().to_owned(),
+        jid: jail.jid,
+        boot: props.get("boot").is_some_and(|boot| boot == "on"),
+        state: if jail.running {
+            JailState::Up
+        } else {
+            JailState::Down
+        },
+        jail_type: props.get("type").cloned().unwrap_or_default(),
+        ip4,
+        release: props.get("release").cloned().unwrap_or_default(),
+        template: jail.template,
+        origin: jail.origin.clone(),
+    }
+}
+
+#[async_trait]
+impl Backend for SimBackend {
+    async fn list_jails(&self) -> BackendResult<Vec<JailInfo>> {
+        self.pause().await;
+        self.with(|host| {
+            host.require_pool()?;
+            Ok(host
+                .jails
+                .iter()
+                .map(|(uuid, jail)| jail_info(host, uuid, jail))
+                .collect())
+        })
+    }
+
+    async fn df(&self) -> BackendResult<Vec<DfEntry>> {
+        self.pause().await;
+        self.with(|host| {
+            host.require_pool()?;
+            Ok(host
+                .jails
+                .iter()
+                .filter(|(_, jail)| !jail.template)
+                .map(|(uuid, jail)| {
+                    let props = jail_properties(host, uuid, jail);
+                    DfEntry {
+                        uuid: uuid.clone(),
+                        tag: jail.tag().to_owned(),
+                        compress_ratio: "2.30x".into(),
+                        reservation: props["reservation"].clone(),
+                        quota: props["quota"].clone(),
+                        used: "1.69M".into(),
+                        available: "83.4G".into(),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    async fn get_property(&self, uuid: &str, prop: &str) -> BackendResult<String> {
+        self.pause().await;
+        self.with(|host| {
+            let jail = host.jail(uuid)?;
+            if prop == properties::STATE {
+                return Ok(if jail.running { "up" } else { "down" }.to_owned());
+            }
+            jail_properties(host, uuid, jail)
+                .remove(prop)
+                .ok_or_else(|| BackendError::Invalid(format!("unsupported property: {prop} !")))
+        })
+    }
+
+    async fn get_all(&self, uuid: &str) -> BackendResult<Vec<(String, String)>> {
+        self.pause().await;
+        self.with(|host| {
+            let mut props = jail_properties(host, uuid, host.jail(uuid)?);
+            Ok(properties::all()
+                .map(|name| {
+                    let value = props.remove(name).unwrap_or_else(|| "-".into());
+                    (name.to_owned(), value)
+                })
+                .collect())
+        })
+    }
+
+    async fn get_recursive(&self, prop: &str) -> BackendResult<Vec<PropertyRow>> {
+        self.pause().await;
+        self.with(|host| {
+            host.require_pool()?;
+            Ok(host
+                .jails
+                .iter()
+                .map(|(uuid, jail)| {
+                    let value = if prop == properties::STATE {
+                        if jail.running { "up" } else { "down" }.to_owned()
+                    } else {
+                        jail_properties(host, uuid, jail)
+                            .remove(prop)
+                            .unwrap_or_else(|| "-".into())
+                    };
+                    PropertyRow {
+                        uuid: uuid.clone(),
+                        tag: jail.tag().to_owned(),
+                        value,
+                    }
+                })
+                .collect())
+        })
+    }
+
+    async fn defaults(&self) -> BackendResult<Vec<(String, String)>> {
+        self.pause().await;
+        Ok(defaults().clone().into_iter().collect())
+    }
+
+    async fn start(&self, uuid: &str) -> BackendResult<StateChange> {
+        self.pause().await;
+        self.change(|host| {
+            let jid = host.next_jid;
+            let jail = host.jail_mut(uuid)?;
+            if jail.template {
+                return Err(BackendError::Conflict(format!(
+                    "{} is a template jail, ignoring start request.",
+                    jail.tag()
+                )));
+            }
+            if jail.running {
+                return Ok(already(uuid, jail, "up"));
+            }
+            jail.running = true;
+            jail.jid = Some(jid);
+            let started = date_tag(SystemTime::now()).replace('@', "_");
+            jail.props.insert("last_started".into(), started);
+            let vnet = jail.props.get("vnet").is_some_and(|vnet| vnet == "on");
+            let mut lines = vec![format!("* Starting {uuid} ({})", jail.tag())];
+            if vnet {
+                lines.push("+ Started OK".into());
+                lines.push("+ Configuring VNET OK".into());
+            } else {
+                lines.push("+ Started (shared IP mode) OK".into());
+            }
+            lines.push("+ Starting services OK".into());
+            host.next_jid += 1;
+            Ok(StateChange::Changed(lines))
+        })
+    }
+
+    async fn stop(&self, uuid: &str) -> BackendResult<StateChange> {
+        self.pause().await;
+        self.change(|host| {
+            let jail = host.jail_mut(uuid)?;
+            if !jail.running {
+                return Ok(already(uuid, jail, "down"));
+            }
+            jail.running = false;
+            jail.jid = None;
+            let mut lines = vec![
+                format!("* Stopping {uuid} ({})", jail.tag()),
+                "+ Running pre-stop OK".into(),
+                "+ Stopping services OK".into(),
+            ];
+            if jail.props.get("vnet").is_some_and(|vnet| vnet == "on") {
+                lines.push("+ Tearing down VNET OK".into());
+            }
+            lines.push("+ Removing jail process OK".into());
+            lines.push("+ Running post-stop OK".into());
+            Ok(StateChange::Changed(lines))
+        })
+    }
+
+    async fn cap(&self, uuid: &str) -> BackendResult<()> {
+        self.pause().await;
+        self.with(|host| host.jail(uuid).map(drop))
+    }
+
+    async fn create(&self, props: &[(String, String)], empty: bool) -> BackendResult<NewJail> {
+        self.pause().await;
+        self.change(|host| {
+            host.require_pool()?;
+            let mut own: BTreeMap<String, String> = props.iter().cloned().collect();
+            own.remove("count");
+            let tag = host.tag_for(own.get("tag"))?;
+            own.insert("tag".into(), tag.clone());
+            if empty {
+                own.insert("type".into(), "emptyjail".into());
+                own.entry("release".into())
+                    .or_insert_with(|| "EMPTY".into());
+            } else {
+                let release = match own.get("release") {
+                    Some(release) => release.clone(),
+                    // iocage takes the host's release; the simulated host runs the newest fetched.
+                    None => host.releases.last().cloned().ok_or_else(|| {
+                        BackendError::NotFound(
+                            "no RELEASE has been fetched; name one with release=".into(),
+                        )
+                    })?,
+                };
+                if !host.releases.contains(&release) {
+                    return Err(BackendError::NotFound(format!(
+                        "RELEASE {release} not found locally, fetch it first (fetched: {})",
+                        if host.releases.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            host.releases.join(", ")
+                        }
+                    )));
+                }
+                own.insert("release".into(), release);
+                own.entry("type".into())
+                    .or_insert_with(|| "basejail".into());
+            }
+            let uuid = uuid::Uuid::new_v4().to_string();
+            let jail = Jail {
+                props: own,
+                running: false,
+                jid: None,
+                origin: None,
+                template: false,
+            };
+            host.jails.insert(uuid.clone(), jail);
+            Ok(NewJail { uuid, tag })
+        })
+    }
+
+    async fn clone_jail(&self, source: &str, props: &[(String, String)]) -> BackendResult<NewJail> {
+        self.pause().await;
+        self.change(|host| {
+            let original = host.jail(source)?;
+            let mut own = original.props.clone();
+            own.remove("tag");
+            own.remove("last_started");
+            own.extend(props.iter().cloned());
+            own.remove("count");
+            let template = own.remove("istemplate").is_some_and(|value| value == "yes");
+            own.insert(
+                "type".into(),
+                if template { "template" } else { "clonejail" }.into(),
+            );
+            let tag = host.tag_for(props.iter().find(|(key, _)| key == "tag").map(|(_, v)| v))?;
+            own.insert("tag".into(), tag.clone());
+            let uuid = uuid::Uuid::new_v4().to_string();
+            let jail = Jail {
+                props: own,
+                running: false,
+                jid: None,
+                origin: Some(source.to_owned()),
+                template,
+            };
+            host.jails.insert(uuid.clone(), jail);
+            Ok(NewJail { uuid, tag })
+        })
+    }
+
+    async fn destroy(&self, uuid: &str) -> BackendResult<()> {
+        self.pause().await;
+        self.change(|host| {
+            let jail = host.jail(uuid)?;
+            if jail.running {
+                return Err(BackendError::Conflict(format!(
+                    "jail {uuid} ({}) is running; stop it before destroying it",
+                    jail.tag()
+                )));
+            }
+            if let Some((child, clone)) = host
+                .jails
+                .iter()
+                .find(|(_, other)| other.origin.as_deref() == Some(uuid))
+            {
+                return Err(BackendError::Conflict(format!(
+                    "jail has dependent clone, uuid: {child} ({}); destroy the clone first",
+                    clone.tag()
+                )));
+            }
+            host.jails.remove(uuid);
+            Ok(())
+        })
+    }
+
+    async fn exec(&self, uuid: &str, user: &str, argv: &[String]) -> BackendResult<ExecOutput> {
+        self.pause().await;
+        self.with(|host| {
+            let jail = host.jail(uuid)?;
+            if !jail.running {
+                return Err(BackendError::Conflict(format!(
+                    "jexec: jail \"ioc-{uuid}\" not found: {} is not running; start it first",
+                    jail.tag()
+                )));
+            }
+            builtin(host, uuid, jail, user, argv)
+        })
+    }
+
+    async fn clean(&self, target: CleanTarget) -> BackendResult<()> {
+        self.pause().await;
+        self.change(|host| {
+            host.require_pool()?;
+            match target {
+                CleanTarget::All => {
+                    host.jails.clear();
+                    host.releases.clear();
+                }
+                CleanTarget::Jails => host.jails.retain(|_, jail| jail.template),
+                CleanTarget::Releases => host.releases.clear(),
+                CleanTarget::Templates => host.jails.retain(|_, jail| !jail.template),
+            }
+            Ok(())
+        })
+    }
+
+    async fn active_pool(&self) -> BackendResult<String> {
+        self.pause().await;
+        self.with(|host| {
+            host.active_pool.clone().ok_or_else(|| {
+                BackendError::NotFound("no pool is active; activate one with activatepool".into())
+            })
+        })
+    }
+
+    async fn activate(&self, pool: &str) -> BackendResult<()> {
+        self.pause().await;
+        self.change(|host| {
+            if !host.pools.iter().any(|known| known == pool) {
+                return Err(BackendError::NotFound(format!(
+                    "cannot open '{pool}': no such pool (pools: {})",
+                    host.pools.join(", ")
+                )));
+            }
+            host.active_pool = Some(pool.to_owned());
+            Ok(())
+        })
+    }
+
+    async fn deactivate(&self, pool: &str) -> BackendResult<()> {
+        self.pause().await;
+        self.change(|host| {
+            if !host.pools.iter().any(|known| known == pool) {
+                return Err(BackendError::NotFound(format!(
+                    "cannot open '{pool}': no such pool (pools: {})",
+                    host.pools.join(", ")
+                )));
+            }
+            if host.active_pool.as_deref() == Some(pool) {
+                host.active_pool = None;
+            }
+            Ok(())
+        })
+    }
+
+    async fn releases(&self) -> BackendResult<Releases> {
+        self.pause().await;
+        let remote: Vec<String> = serde_json::from_str(include_str!("data/remote-releases.json"))
+            .expect("documented releases");
+        self.with(|host| {
+            Ok(Releases {
+                local: host.releases.clone(),
+                remote,
+            })
+        })
+    }
+
+    async fn plugins(&self) -> BackendResult<Vec<PluginInfo>> {
+        self.pause().await;
+        #[derive(Deserialize)]
+        struct Entry {
+            description: String,
+            id: String,
+            name: String,
+        }
+        let index: BTreeMap<String, Entry> =
+            serde_json::from_str(include_str!("data/plugins.json")).expect("documented plugins");
+        Ok(index
+            .into_values()
+            .map(|entry| PluginInfo {
+                id: entry.id,
+                name: entry.name,
+                description: entry.description,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_tags_look_like_iocage() {
+        assert_eq!(date_tag(UNIX_EPOCH), "1970-01-01@00:00:00");
+        // 2016-02-09 23:47:04 UTC, the documented clone's tag.
+        let documented = UNIX_EPOCH + Duration::from_secs(1_455_061_624);
+        assert_eq!(date_tag(documented), "2016-02-09@23:47:04");
+        // A leap day.
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(date_tag(leap), "2000-02-29@00:00:00");
+    }
+}

@@ -1,0 +1,50 @@
+//! House-style checks that run with `cargo test`: every Rust file of this
+//! crate opens with a `//!` comment saying why it exists.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_file_opens_with_a_module_comment() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    rust_files(&root.join("tests"), &mut files);
+    assert!(files.len() >= 10, "{files:?}");
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with("//! "),
+            "{} must open with a `//!` line saying why it exists",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn no_shell_is_ever_spawned() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        for needle in ["Command::new", "\"/bin/sh\"", "\"sh\""] {
+            assert!(
+                !text.contains(needle),
+                "{} contains {needle}: this crate never starts processes",
+                file.display()
+            );
+        }
+    }
+}
