@@ -1,0 +1,424 @@
+//! The transport-independent part of the server: a request (namespace, name,
+//! args) from an identified peer becomes a result or an [`ApiError`].
+//!
+//! REST and WebSocket both call [`App::dispatch`], so authentication, roles,
+//! jobs, errors and logging happen in one place for both.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use iocage_service::{Caller, IocageService, ServiceError};
+use serde_json::Value;
+use sysadm_proto::{
+    AUTH_CLEARED, Access, ArgsError, AuthReply, EnvelopeError, ErrorArgs, ErrorCode, EventsRequest,
+    IOCAGE_NAME, IOCAGE_NAMESPACE, IdentifyReply, IocageRequest, QueryReply, RPC_NAMESPACE,
+    RpcRequest, SubscriptionReply,
+};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{Auth, AuthError, Principal, Role};
+use crate::config::Limits;
+use crate::events::{EventHub, Subscriber};
+use crate::jobs::Jobs;
+
+/// An error on its way to a client: a code and what to tell the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    code: ErrorCode,
+    details: Option<String>,
+}
+
+impl ApiError {
+    pub(crate) fn new(code: ErrorCode, details: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            details: Some(details.into()),
+        }
+    }
+
+    pub(crate) fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The error body. A 500 never carries details: internals stay in the log.
+    pub(crate) fn to_args(&self) -> ErrorArgs {
+        match (&self.details, self.code) {
+            (_, ErrorCode::Internal) | (None, _) => ErrorArgs::bare(self.code),
+            (Some(details), code) => ErrorArgs::new(code, details.clone()),
+        }
+    }
+
+    pub(crate) fn not_found(namespace: &str, name: &str) -> Self {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "unknown class '{namespace}/{name}'; sysadmd serves sysadm/iocage, rpc/{{{}}} and events/{{subscribe,unsubscribe}}",
+                sysadm_proto::RPC_NAMES.join(",")
+            ),
+        )
+    }
+}
+
+impl From<ArgsError> for ApiError {
+    fn from(error: ArgsError) -> Self {
+        ApiError::new(ErrorCode::BadRequest, error.to_string())
+    }
+}
+
+impl From<EnvelopeError> for ApiError {
+    fn from(error: EnvelopeError) -> Self {
+        ApiError::new(ErrorCode::BadRequest, error.to_string())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        ApiError::new(error.code(), error.details())
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        ApiError::new(error.code(), error.details())
+    }
+}
+
+/// Which transport a request came by, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Rest,
+    WebSocket,
+}
+
+impl Transport {
+    fn as_str(self) -> &'static str {
+        match self {
+            Transport::Rest => "rest",
+            Transport::WebSocket => "ws",
+        }
+    }
+}
+
+/// Who is on the other end of one connection (WebSocket) or one request (REST).
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) transport: Transport,
+    /// The authenticated user and, for WebSocket logins, the token.
+    pub(crate) login: Mutex<Option<Login>>,
+    /// Where events for this connection go (WebSocket only).
+    pub(crate) subscriber: Option<Subscriber>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Login {
+    pub(crate) principal: Principal,
+    /// The session token, when the peer logged in with `rpc/auth` (checked and extended on each use).
+    pub(crate) token: Option<String>,
+}
+
+impl Peer {
+    pub(crate) fn new(
+        addr: SocketAddr,
+        transport: Transport,
+        subscriber: Option<Subscriber>,
+    ) -> Self {
+        Peer {
+            addr,
+            transport,
+            login: Mutex::new(None),
+            subscriber,
+        }
+    }
+
+    pub(crate) fn login(&self) -> Option<Login> {
+        self.login.lock().expect("login lock").clone()
+    }
+
+    fn set_login(&self, login: Option<Login>) {
+        *self.login.lock().expect("login lock") = login;
+    }
+
+    pub(crate) fn is_authenticated(&self) -> bool {
+        self.login.lock().expect("login lock").is_some()
+    }
+}
+
+/// Everything a request needs, shared by all connections.
+#[derive(Debug)]
+pub struct App {
+    pub(crate) service: IocageService,
+    pub(crate) auth: Arc<Auth>,
+    pub(crate) jobs: Jobs,
+    pub(crate) events: EventHub,
+    pub(crate) limits: Limits,
+    pub(crate) hostname: String,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tracker: TaskTracker,
+}
+
+impl App {
+    /// Builds the shared state. No socket is involved, so tests can call
+    /// [`App::dispatch`] directly.
+    pub fn new(service: IocageService, auth: Arc<Auth>, jobs: Jobs, limits: Limits) -> Arc<App> {
+        let events = jobs.events().clone();
+        Arc::new(App {
+            service,
+            auth,
+            jobs,
+            events,
+            limits,
+            hostname: hostname(),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        })
+    }
+
+    /// Sends failed logins and lockouts to the audit log.
+    pub fn connect_audit(self: &Arc<Self>) {
+        let app = Arc::downgrade(self);
+        self.auth.set_audit_hook(move |event| {
+            let Some(app) = app.upgrade() else { return };
+            let time = crate::jobs::rfc3339(std::time::SystemTime::now());
+            let record = match event {
+                crate::auth::AuthAudit::Failed { peer, user } => serde_json::json!({
+                    "kind": "login_failed", "time": time, "peer": peer.to_string(), "user": user,
+                }),
+                crate::auth::AuthAudit::Blocked { peer } => serde_json::json!({
+                    "kind": "address_blocked", "time": time, "peer": peer.to_string(),
+                }),
+            };
+            app.jobs.audit().record(&record);
+        });
+    }
+
+    /// Answers one request: the result's `args`, or an error. Logs one line.
+    pub(crate) async fn dispatch(
+        self: &Arc<Self>,
+        peer: &Peer,
+        namespace: &str,
+        name: &str,
+        args: Value,
+        authorization: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let started = Instant::now();
+        let action = args
+            .get("action")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let result = self
+            .dispatch_inner(peer, namespace, name, args, authorization)
+            .await;
+        let user = peer.login().map(|login| login.principal.user);
+        let user = user.as_deref().unwrap_or("-");
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let status = match &result {
+            Ok(_) => 200,
+            Err(error) => error.code().code(),
+        };
+        match &result {
+            Err(error) if error.code() == ErrorCode::Internal => tracing::error!(
+                transport = peer.transport.as_str(), peer = %peer.addr, user,
+                class = %format_args!("{namespace}/{name}"), action, status, elapsed_ms,
+                details = ?error.details, "request failed"),
+            _ => tracing::info!(
+                transport = peer.transport.as_str(), peer = %peer.addr, user,
+                class = %format_args!("{namespace}/{name}"), action, status, elapsed_ms,
+                "request"),
+        }
+        result
+    }
+
+    async fn dispatch_inner(
+        self: &Arc<Self>,
+        peer: &Peer,
+        namespace: &str,
+        name: &str,
+        args: Value,
+        authorization: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let ip = peer.addr.ip();
+        if self.auth.is_blocked(ip) {
+            return Err(AuthError::Blocked {
+                retry_after: std::time::Duration::ZERO,
+            }
+            .into());
+        }
+        if namespace == RPC_NAMESPACE {
+            let request = RpcRequest::decode(name, &args)
+                .ok_or_else(|| ApiError::not_found(namespace, name))??;
+            if request.is_public() {
+                return self.public_rpc(peer, request);
+            }
+            let principal = self.authenticate(peer, authorization)?;
+            return self.rpc(peer, &principal, request);
+        }
+        if namespace == sysadm_proto::EVENTS_NAMESPACE {
+            let request = EventsRequest::decode(name, &args)
+                .ok_or_else(|| ApiError::not_found(namespace, name))??;
+            self.authenticate(peer, authorization)?;
+            return self.events_request(peer, request);
+        }
+        if namespace == IOCAGE_NAMESPACE && name == IOCAGE_NAME {
+            let principal = self.authenticate(peer, authorization)?;
+            let request = IocageRequest::from_args(&args)?;
+            return self.iocage(peer, &principal, request).await;
+        }
+        Err(ApiError::not_found(namespace, name))
+    }
+
+    /// Who is asking: the peer's session (WebSocket) or the Authorization header (REST).
+    fn authenticate(
+        &self,
+        peer: &Peer,
+        authorization: Option<&str>,
+    ) -> Result<Principal, ApiError> {
+        let ip = peer.addr.ip();
+        match peer.transport {
+            Transport::Rest => Ok(self.auth.authorize_header(ip, authorization)?),
+            Transport::WebSocket => match peer.login() {
+                None => Err(ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "not authenticated: send rpc/auth with username and password, or rpc/auth_token, first",
+                )),
+                Some(Login {
+                    token: Some(token), ..
+                }) => match self.auth.touch(&token) {
+                    Ok(principal) => Ok(principal),
+                    Err(error) => {
+                        peer.set_login(None);
+                        Err(error.into())
+                    }
+                },
+                Some(Login {
+                    principal,
+                    token: None,
+                }) => Ok(principal),
+            },
+        }
+    }
+
+    fn public_rpc(&self, peer: &Peer, request: RpcRequest) -> Result<Value, ApiError> {
+        let ip = peer.addr.ip();
+        let session = match request {
+            RpcRequest::Identify => {
+                return Ok(to_value(&IdentifyReply::server(self.hostname.clone())));
+            }
+            RpcRequest::Auth { username, password } => self.auth.login(ip, &username, &password)?,
+            RpcRequest::AuthToken { token } => self.auth.resume(ip, &token)?,
+            _ => unreachable!("is_public covers only identify, auth and auth_token"),
+        };
+        let reply = AuthReply(session.token.clone(), session.lifetime_secs);
+        if peer.transport == Transport::WebSocket {
+            peer.set_login(Some(Login {
+                principal: session.principal,
+                token: Some(session.token),
+            }));
+        }
+        Ok(to_value(&reply))
+    }
+
+    fn rpc(
+        &self,
+        peer: &Peer,
+        principal: &Principal,
+        request: RpcRequest,
+    ) -> Result<Value, ApiError> {
+        match request {
+            RpcRequest::AuthClear => {
+                if let Some(Login {
+                    token: Some(token), ..
+                }) = peer.login()
+                {
+                    self.auth.clear(&token);
+                }
+                peer.set_login(None);
+                Ok(Value::from(AUTH_CLEARED))
+            }
+            RpcRequest::Query => {
+                let access = match principal.role {
+                    Role::Admin => Access::ReadWrite,
+                    Role::Viewer => Access::Read,
+                };
+                let reply: QueryReply =
+                    [(format!("{IOCAGE_NAMESPACE}/{IOCAGE_NAME}"), access)].into();
+                Ok(to_value(&reply))
+            }
+            RpcRequest::DispatcherList => Ok(to_value(&self.jobs.running())),
+            RpcRequest::Identify | RpcRequest::Auth { .. } | RpcRequest::AuthToken { .. } => {
+                unreachable!("public requests are answered before authentication")
+            }
+        }
+    }
+
+    fn events_request(&self, peer: &Peer, request: EventsRequest) -> Result<Value, ApiError> {
+        let Some(subscriber) = &peer.subscriber else {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "events are delivered over WebSocket only; connect to wss://<host>:<port>/ to subscribe",
+            ));
+        };
+        let subscribed = match request {
+            EventsRequest::Subscribe(kinds) => self.events.subscribe(subscriber, &kinds),
+            EventsRequest::Unsubscribe(kinds) => self.events.unsubscribe(subscriber, &kinds),
+        };
+        Ok(to_value(&SubscriptionReply { subscribed }))
+    }
+
+    async fn iocage(
+        self: &Arc<Self>,
+        peer: &Peer,
+        principal: &Principal,
+        request: IocageRequest,
+    ) -> Result<Value, ApiError> {
+        // The one place roles are enforced.
+        if request.changes_host() && principal.role != Role::Admin {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "user '{}' has the viewer role, which may not run '{}': it changes the host",
+                    principal.user,
+                    request.action()
+                ),
+            ));
+        }
+        let caller = Caller {
+            user: principal.user.clone(),
+            peer: Some(peer.addr),
+        };
+        let response = if request.changes_host() {
+            // A job runs in its own task: a client that goes away must not
+            // abandon a change halfway.
+            let app = self.clone();
+            let job = self.tracker.spawn(async move {
+                let work = app.service.handle(request.clone(), &caller);
+                app.jobs.run(&caller, &request, work).await
+            });
+            job.await.map_err(|error| {
+                tracing::error!(%error, "job task failed");
+                ApiError::new(ErrorCode::Internal, "job task failed")
+            })?
+        } else {
+            self.service.handle(request, &caller).await
+        };
+        match response {
+            Ok(response) => Ok(to_value(&response)),
+            Err(error) => Err(ApiError::from(error)),
+        }
+    }
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("wire types always serialize")
+}
+
+/// The host's name, for `rpc/identify`.
+fn hostname() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}

@@ -1,0 +1,257 @@
+//! One HTTP request: REST (`PUT|POST|GET /<namespace>/<name>` with the args
+//! as JSON body) or the WebSocket upgrade (`GET /`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::Value;
+use sysadm_proto::{ErrorCode, RestBody};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+use crate::app::{ApiError, App, Peer, Transport};
+use crate::server::ConnectionSlot;
+
+pub(crate) type Body = Full<Bytes>;
+
+const ALLOW: &str = "GET, POST, PUT, OPTIONS";
+
+/// Answers one HTTP request. Never fails: every error becomes a response.
+pub(crate) async fn handle(
+    app: Arc<App>,
+    addr: SocketAddr,
+    slot: ConnectionSlot,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    if is_websocket_upgrade(&request) {
+        return Ok(upgrade(app, addr, slot, request));
+    }
+    if request.method() == Method::OPTIONS {
+        let mut response = Response::new(Body::default());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+        return Ok(response);
+    }
+    Ok(match rest(&app, addr, request).await {
+        Ok(args) => json_response(StatusCode::OK, &RestBody { args }),
+        Err(error) => error_response(&error),
+    })
+}
+
+async fn rest(
+    app: &Arc<App>,
+    addr: SocketAddr,
+    request: Request<Incoming>,
+) -> Result<Value, ApiError> {
+    let method = request.method().clone();
+    if !matches!(method, Method::GET | Method::POST | Method::PUT) {
+        return Err(ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("method {method} is not allowed; use PUT, POST or GET with a JSON body"),
+        ));
+    }
+    let Some((namespace, name)) = class_of(request.uri().path())
+        .map(|(namespace, name)| (namespace.to_owned(), name.to_owned()))
+    else {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "no class at '{}'; REST paths are /<namespace>/<name>, e.g. PUT /sysadm/iocage",
+                request.uri().path()
+            ),
+        ));
+    };
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().map(str::to_owned));
+    let authorization = match authorization {
+        None => None,
+        Some(Ok(value)) => Some(value),
+        Some(Err(_)) => {
+            return Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "the Authorization header is not valid text",
+            ));
+        }
+    };
+    let limit = app.limits.max_body_bytes;
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the request body is over the limit of {limit} bytes"),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let body = Limited::new(request.into_body(), limit)
+        .collect()
+        .await
+        .map_err(|error| {
+            if error.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                ApiError::new(ErrorCode::BadRequest, "the request body could not be read")
+            }
+        })?
+        .to_bytes();
+    let args = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).map_err(|error| {
+            ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {error}"))
+        })?
+    };
+    let peer = Peer::new(addr, Transport::Rest, None);
+    app.dispatch(&peer, &namespace, &name, args, authorization.as_deref())
+        .await
+}
+
+/// `/<namespace>/<name>`, exactly two non-empty segments.
+fn class_of(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix('/')?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (namespace, name) = rest.split_once('/')?;
+    (!namespace.is_empty() && !name.is_empty() && !name.contains('/')).then_some((namespace, name))
+}
+
+fn is_websocket_upgrade<B>(request: &Request<B>) -> bool {
+    let has_token = |name: header::HeaderName, token: &str| {
+        request
+            .headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|part| part.trim().eq_ignore_ascii_case(token))
+    };
+    request.method() == Method::GET
+        && has_token(header::CONNECTION, "upgrade")
+        && has_token(header::UPGRADE, "websocket")
+}
+
+fn upgrade(
+    app: Arc<App>,
+    addr: SocketAddr,
+    slot: ConnectionSlot,
+    mut request: Request<Incoming>,
+) -> Response<Body> {
+    if request.uri().path() != "/" {
+        return error_response(&ApiError::new(
+            ErrorCode::NotFound,
+            "the WebSocket endpoint is '/'",
+        ));
+    }
+    let version_ok = request
+        .headers()
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|version| version == "13");
+    let Some(key) = request.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
+        return error_response(&ApiError::new(
+            ErrorCode::BadRequest,
+            "WebSocket upgrade without Sec-WebSocket-Key",
+        ));
+    };
+    if !version_ok {
+        let mut response = error_response(&ApiError::new(
+            ErrorCode::BadRequest,
+            "unsupported WebSocket version; sysadmd speaks version 13",
+        ));
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        return response;
+    }
+    let accept = derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    let tracker = app.tracker.clone();
+    tracker.spawn(async move {
+        match on_upgrade.await {
+            // The slot keeps the WebSocket counted against the connection limit.
+            Ok(upgraded) => crate::ws::serve(app, addr, upgraded, slot).await,
+            Err(error) => tracing::debug!(peer = %addr, %error, "WebSocket upgrade failed"),
+        }
+    });
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
+    );
+    response
+}
+
+fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+    let bytes = serde_json::to_vec(body).expect("wire types always serialize");
+    let mut response = Response::new(Body::new(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The one place an error becomes an HTTP response.
+pub(crate) fn error_response(error: &ApiError) -> Response<Body> {
+    let code = error.code();
+    let status = StatusCode::from_u16(code.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_response(
+        status,
+        &RestBody {
+            args: error.to_args(),
+        },
+    );
+    let headers = response.headers_mut();
+    match code {
+        ErrorCode::MethodNotAllowed => {
+            headers.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+        }
+        ErrorCode::Unauthorized => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"sysadmd\", Bearer"),
+            );
+        }
+        _ => {}
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::class_of;
+
+    #[test]
+    fn rest_paths_name_exactly_one_class() {
+        assert_eq!(class_of("/sysadm/iocage"), Some(("sysadm", "iocage")));
+        assert_eq!(class_of("/sysadm/iocage/"), Some(("sysadm", "iocage")));
+        assert_eq!(class_of("/rpc/identify"), Some(("rpc", "identify")));
+        for bad in [
+            "/",
+            "/sysadm",
+            "/sysadm/",
+            "//iocage",
+            "/a/b/c",
+            "sysadm/iocage",
+        ] {
+            assert_eq!(class_of(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Every state-changing iocage action runs as a job: it gets an id, emits
+//! `dispatcher` events when it starts and ends, is listed while it runs, and
+//! leaves one audit record when it ends (written before the reply is sent).
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime};
+
+use anyhow::Context;
+use iocage_service::{Caller, ServiceError};
+use serde_json::json;
+use sysadm_proto::{
+    DispatcherEvent, EventKind, EventMessage, IocageRequest, IocageResponse, JobOutcome, JobState,
+};
+
+use crate::events::EventHub;
+
+/// The append-only audit log: one JSON object per line.
+#[derive(Debug)]
+pub struct Audit {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl Audit {
+    /// Opens (or creates, mode 0600) the audit log for appending.
+    pub fn open(path: &Path) -> anyhow::Result<Audit> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("cannot open audit log {}", path.display()))?;
+        Ok(Audit {
+            path: path.to_owned(),
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Appends one record. A failure is logged loudly; the work it records has already happened.
+    pub fn record(&self, record: &serde_json::Value) {
+        let mut line = record.to_string();
+        line.push('\n');
+        let mut file = self.file.lock().expect("audit lock");
+        if let Err(error) = file.write_all(line.as_bytes()) {
+            tracing::error!(path = %self.path.display(), %error, "AUDIT LOG WRITE FAILED: a record is lost");
+        }
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Running jobs, their events and their audit records.
+#[derive(Debug)]
+pub struct Jobs {
+    next_id: AtomicU64,
+    running: Mutex<BTreeMap<u64, DispatcherEvent>>,
+    events: EventHub,
+    audit: Audit,
+}
+
+impl Jobs {
+    /// Jobs that publish to `events` and record to `audit`.
+    pub fn new(events: EventHub, audit: Audit) -> Jobs {
+        Jobs {
+            next_id: AtomicU64::new(1),
+            running: Mutex::new(BTreeMap::new()),
+            events,
+            audit,
+        }
+    }
+
+    pub(crate) fn events(&self) -> &EventHub {
+        &self.events
+    }
+
+    pub(crate) fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// The jobs in progress, oldest first.
+    pub(crate) fn running(&self) -> Vec<DispatcherEvent> {
+        self.running
+            .lock()
+            .expect("jobs lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Runs `work` as a job for `caller`.
+    pub(crate) async fn run(
+        &self,
+        caller: &Caller,
+        request: &IocageRequest,
+        work: impl Future<Output = Result<IocageResponse, ServiceError>>,
+    ) -> Result<IocageResponse, ServiceError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let started_at = SystemTime::now();
+        let clock = Instant::now();
+        let mut event = DispatcherEvent {
+            process_id: format!("job-{id}"),
+            state: JobState::Running,
+            action: request.action().as_str().to_owned(),
+            target: target(request),
+            user: caller.user.clone(),
+            started: rfc3339(started_at),
+            finished: None,
+            duration_ms: None,
+            outcome: None,
+        };
+        {
+            // Insert and publish under the same lock, so the list and the events agree.
+            let mut running = self.running.lock().expect("jobs lock");
+            running.insert(id, event.clone());
+            self.events.publish(
+                EventKind::Dispatcher,
+                &EventMessage::new("dispatcher", &event),
+            );
+        }
+
+        let result = work.await;
+
+        let outcome = match &result {
+            Ok(_) => JobOutcome {
+                success: true,
+                code: None,
+                details: None,
+            },
+            Err(error) => JobOutcome {
+                success: false,
+                code: Some(error.code().code()),
+                details: Some(error.details().to_owned()),
+            },
+        };
+        event.state = JobState::Finished;
+        event.finished = Some(rfc3339(SystemTime::now()));
+        event.duration_ms = Some(u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX));
+        event.outcome = Some(outcome);
+        self.audit.record(&json!({
+            "kind": "job",
+            "job": event.process_id,
+            "user": caller.user,
+            "peer": caller.peer.map(|peer| peer.to_string()),
+            "action": event.action,
+            "target": event.target,
+            "started": event.started,
+            "finished": event.finished,
+            "duration_ms": event.duration_ms,
+            "outcome": event.outcome,
+        }));
+        {
+            let mut running = self.running.lock().expect("jobs lock");
+            running.remove(&id);
+            self.events.publish(
+                EventKind::Dispatcher,
+                &EventMessage::new("dispatcher", &event),
+            );
+        }
+        result
+    }
+}
+
+/// The jail or pool a request acts on.
+fn target(request: &IocageRequest) -> Option<String> {
+    match request {
+        IocageRequest::ActivatePool { pool } => pool.clone(),
+        IocageRequest::DeactivatePool { pool } => Some(pool.clone()),
+        IocageRequest::CreateJail { props, .. } => Some(props.clone()),
+        other => other.jail().map(str::to_owned),
+    }
+}
+
+/// A time as RFC 3339 UTC, to the millisecond.
+pub(crate) fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}

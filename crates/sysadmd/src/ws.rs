@@ -1,0 +1,245 @@
+//! One WebSocket connection: JSON envelopes in text or binary frames,
+//! requests handled concurrently with replies matched by id, events pushed
+//! to subscribers, and protective limits.
+//!
+//! Backpressure: a request takes a permit before the next frame is read, so
+//! a client with too many requests in flight is simply not read from until
+//! one finishes; nothing is dropped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use sysadm_proto::{ErrorCode, ErrorResponse, Request, RequestId, Response};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::CapacityError;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{ApiError, App, Peer, Transport};
+
+/// How long to wait for the client's reply to our close frame.
+const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(2);
+
+const SHUTTING_DOWN: &str = "server shutting down";
+const BLOCKED: &str = "address blocked after repeated failed logins";
+const TOO_SLOW: &str = "too slow: the event queue overflowed";
+
+pub(crate) async fn serve(
+    app: Arc<App>,
+    addr: SocketAddr,
+    upgraded: Upgraded,
+    _slot: crate::server::ConnectionSlot,
+) {
+    let limit = app.limits.max_body_bytes;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit));
+    let socket =
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    let (mut sink, mut stream) = socket.split();
+
+    let max_in_flight = app.limits.max_in_flight_per_connection;
+    let (outbox, mut outgoing) = mpsc::channel::<Message>(max_in_flight + 16);
+    // An urgent close skips whatever is queued (a client too slow to read it all).
+    let (urgent_close, mut urgent) = tokio::sync::oneshot::channel::<CloseFrame>();
+    let writer = tokio::spawn(async move {
+        loop {
+            let message = tokio::select! {
+                biased;
+                frame = &mut urgent => {
+                    if let Ok(frame) = frame {
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                    }
+                    break;
+                }
+                message = outgoing.recv() => match message {
+                    Some(message) => message,
+                    None => break,
+                },
+            };
+            let closing = matches!(message, Message::Close(_));
+            tokio::select! {
+                biased;
+                frame = &mut urgent => {
+                    if let Ok(frame) = frame {
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                    }
+                    break;
+                }
+                sent = sink.send(message) => if sent.is_err() || closing { break },
+            }
+        }
+        let _ = sink.close().await;
+    });
+
+    let (subscriber, mut inbox) = app.events.register(app.limits.event_queue);
+    let peer = Arc::new(Peer::new(addr, Transport::WebSocket, Some(subscriber)));
+    let event_outbox = outbox.clone();
+    let forwarder = tokio::spawn(async move {
+        while let Some(event) = inbox.events.recv().await {
+            if event_outbox
+                .send(Message::text(event.as_ref()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let too_slow = inbox.too_slow.clone();
+
+    let in_flight = Arc::new(Semaphore::new(max_in_flight));
+    let kill = CancellationToken::new();
+    let idle = Duration::from_secs(app.limits.ws_idle_timeout_secs);
+    let auth_deadline = tokio::time::sleep(Duration::from_secs(app.limits.ws_auth_timeout_secs));
+    tokio::pin!(auth_deadline);
+
+    let close: Option<(CloseCode, &str)> = loop {
+        // Waiting for a permit must still notice the reasons to close: a client
+        // that does not read holds every permit with replies it never takes.
+        let permit = tokio::select! {
+            biased;
+            () = app.shutdown.cancelled() => break Some((CloseCode::Away, SHUTTING_DOWN)),
+            () = kill.cancelled() => break Some((CloseCode::Policy, BLOCKED)),
+            () = too_slow.cancelled() => break Some((CloseCode::Policy, TOO_SLOW)),
+            permit = in_flight.clone().acquire_owned() => permit.expect("semaphore never closed"),
+        };
+        let next = tokio::select! {
+            biased;
+            () = app.shutdown.cancelled() => break Some((CloseCode::Away, SHUTTING_DOWN)),
+            () = kill.cancelled() => break Some((CloseCode::Policy, BLOCKED)),
+            () = too_slow.cancelled() => break Some((CloseCode::Policy, TOO_SLOW)),
+            () = &mut auth_deadline, if !peer.is_authenticated() => {
+                break Some((CloseCode::Policy, "not authenticated in time"));
+            }
+            next = tokio::time::timeout(idle, stream.next()) => next,
+        };
+        let message = match next {
+            Err(_) => break Some((CloseCode::Normal, "idle for too long")),
+            Ok(None) => break None,
+            Ok(Some(Ok(message))) => message,
+            Ok(Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size })))) => {
+                let error = ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("message of {size} bytes is over the limit of {max_size} bytes"),
+                );
+                let reply = ErrorResponse::new("error", RequestId::default(), error.to_args());
+                let _ = outbox.send(json_message(&reply)).await;
+                break Some((CloseCode::Size, "message too large"));
+            }
+            Ok(Some(Err(error))) => {
+                tracing::debug!(peer = %addr, %error, "WebSocket read failed");
+                break None;
+            }
+        };
+        let text = match message {
+            Message::Text(text) => text.as_str().to_owned(),
+            Message::Binary(bytes) => match String::from_utf8(bytes.to_vec()) {
+                Ok(text) => text,
+                Err(_) => {
+                    let error =
+                        ApiError::new(ErrorCode::BadRequest, "binary frame is not UTF-8 JSON");
+                    let reply = ErrorResponse::new("error", RequestId::default(), error.to_args());
+                    let _ = outbox.send(json_message(&reply)).await;
+                    continue;
+                }
+            },
+            Message::Close(_) => break None,
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+        };
+        let app = app.clone();
+        let peer = peer.clone();
+        let outbox = outbox.clone();
+        let kill = kill.clone();
+        app.tracker.clone().spawn(async move {
+            let reply = answer(&app, &peer, &text).await;
+            let blocked =
+                reply.get("args").and_then(|args| args.get("code")) == Some(&Value::from(429));
+            let _ = outbox.send(Message::text(reply.to_string())).await;
+            if blocked {
+                kill.cancel();
+            }
+            drop(permit);
+        });
+    };
+
+    if let Some((code, reason)) = close {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        if too_slow.is_cancelled() {
+            // Its queue is what made it too slow: close ahead of it.
+            let _ = urgent_close.send(frame);
+        } else {
+            // Let running requests finish (bounded), then say goodbye after their replies.
+            let grace = Duration::from_secs(app.limits.shutdown_grace_secs);
+            let all = u32::try_from(max_in_flight).unwrap_or(u32::MAX);
+            let _ = tokio::time::timeout(grace, in_flight.acquire_many(all)).await;
+            if let Err(error) =
+                tokio::time::timeout(CLOSE_REPLY_WAIT, outbox.send(Message::Close(Some(frame))))
+                    .await
+            {
+                tracing::debug!(peer = %addr, %error, "client not reading; closing without waiting");
+                let _ = urgent_close.send(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                });
+            }
+        }
+        // Wait briefly for the client's close reply so the handshake completes.
+        let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    } else {
+        drop(urgent_close);
+    }
+    forwarder.abort();
+    drop(outbox);
+    let _ = writer.await;
+}
+
+/// Answers one text message with a response or error envelope.
+async fn answer(app: &Arc<App>, peer: &Peer, text: &str) -> Value {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(error) => {
+            let error = ApiError::new(ErrorCode::BadRequest, format!("invalid JSON: {error}"));
+            return error_reply("error", RequestId::default(), &error);
+        }
+    };
+    let id = RequestId::lenient(&value);
+    let request = match Request::from_value(value) {
+        Ok(request) => request,
+        Err(error) => return error_reply("error", id, &error.into()),
+    };
+    let namespace = request.namespace.clone();
+    match app
+        .dispatch(peer, &request.namespace, &request.name, request.args, None)
+        .await
+    {
+        Ok(args) => serde_json::to_value(Response::new(namespace, id, args)).expect("serializes"),
+        Err(error) => error_reply(&namespace, id, &error),
+    }
+}
+
+fn error_reply(namespace: &str, id: RequestId, error: &ApiError) -> Value {
+    serde_json::to_value(ErrorResponse::new(namespace, id, error.to_args())).expect("serializes")
+}
+
+fn json_message<T: serde::Serialize>(value: &T) -> Message {
+    Message::text(serde_json::to_string(value).expect("wire types serialize"))
+}

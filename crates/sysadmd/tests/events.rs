@@ -1,0 +1,197 @@
+//! Jobs and events: every change runs as a job, subscribers see `running`
+//! then `finished` in order, a slow subscriber is disconnected while others
+//! keep receiving, and every job leaves an audit record.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{TestServer, WsClient, iocage};
+
+fn subscribe(id: &str, args: Value) -> Value {
+    json!({"namespace": "events", "name": "subscribe", "id": id, "args": args})
+}
+
+/// Reads messages until the next event.
+async fn next_event(client: &mut WsClient) -> Value {
+    loop {
+        let message = client.recv().await.expect("an event before close");
+        if message["namespace"] == "events" && message["name"] == "dispatcher" {
+            return message;
+        }
+    }
+}
+
+async fn create_jail(client: &mut WsClient, tag: &str) {
+    let reply = client
+        .call(iocage(
+            "create",
+            json!({"action": "createjail", "props": format!("tag={tag} release=10.2-RELEASE")}),
+        ))
+        .await;
+    assert_eq!(reply["name"], "response", "{reply}");
+}
+
+#[tokio::test]
+async fn subscribers_see_running_then_finished_and_unsubscribe_stops_them() {
+    let server = TestServer::start().await;
+    let mut watcher = server.ws().await;
+    let reply = watcher.call(subscribe("s1", json!("dispatcher"))).await;
+    assert_eq!(
+        reply["args"],
+        json!({"subscribed": ["dispatcher"]}),
+        "{reply}"
+    );
+
+    let mut actor = server.ws().await;
+    create_jail(&mut actor, "evented").await;
+    let reply = actor
+        .call(iocage(
+            "start",
+            json!({"action": "startjail", "jail": "evented"}),
+        ))
+        .await;
+    assert_eq!(reply["name"], "response", "{reply}");
+
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let event = next_event(&mut watcher).await;
+        assert_eq!(event["id"], "", "{event}");
+        seen.push((
+            event["args"]["action"].as_str().unwrap().to_owned(),
+            event["args"]["state"].as_str().unwrap().to_owned(),
+        ));
+        if event["args"]["state"] == "finished" {
+            assert_eq!(event["args"]["outcome"]["success"], true, "{event}");
+            assert_eq!(event["args"]["user"], "admin");
+            assert!(event["args"]["duration_ms"].is_u64(), "{event}");
+        }
+    }
+    let expected = [
+        ("createjail", "running"),
+        ("createjail", "finished"),
+        ("startjail", "running"),
+        ("startjail", "finished"),
+    ]
+    .map(|(action, state)| (action.to_owned(), state.to_owned()));
+    assert_eq!(seen, expected);
+
+    let reply = watcher
+        .call(json!({"namespace": "events", "name": "unsubscribe", "id": "u1", "args": ["dispatcher"]}))
+        .await;
+    assert_eq!(reply["args"], json!({"subscribed": []}), "{reply}");
+    let reply = actor
+        .call(iocage(
+            "stop",
+            json!({"action": "stopjail", "jail": "evented"}),
+        ))
+        .await;
+    assert_eq!(reply["name"], "response");
+    // A request after the stop proves no event was queued in between.
+    let reply = watcher
+        .call(iocage("list", json!({"action": "listjails"})))
+        .await;
+    assert_eq!(
+        reply["name"], "response",
+        "no event arrived before the reply: {reply}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_event_types_are_refused_with_the_known_ones() {
+    let server = TestServer::start().await;
+    let mut client = server.ws().await;
+    let reply = client
+        .call(subscribe("bad", json!(["dispatcher", "life-preserver"])))
+        .await;
+    assert_eq!(reply["args"]["code"], 400, "{reply}");
+    let details = reply["args"]["details"].as_str().unwrap();
+    assert!(
+        details.contains("'life-preserver'") && details.contains("known event types: dispatcher"),
+        "{details}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_subscriber_that_does_not_read_is_disconnected_while_others_keep_receiving() {
+    let server = TestServer::start_with(|config| config.limits.event_queue = 4, None).await;
+    // The slow subscriber asks for megabytes of replies and reads none of them,
+    // more than any socket buffer holds, so its connection backs up.
+    let mut slow = WsClient::connect_slow_reader(server.addr).await;
+    slow.call(subscribe("s", json!("dispatcher"))).await;
+    for index in 0..1500 {
+        slow.send(iocage(
+            &format!("flood{index}"),
+            json!({"action": "getdefaultsettings"}),
+        ))
+        .await;
+    }
+    let mut steady = server.ws().await;
+    steady.call(subscribe("s", json!("dispatcher"))).await;
+
+    let mut actor = server.ws().await;
+    for index in 0..10 {
+        create_jail(&mut actor, &format!("many{index}")).await;
+        for state in ["running", "finished"] {
+            let event = next_event(&mut steady).await;
+            assert_eq!(event["args"]["action"], "createjail");
+            assert_eq!(event["args"]["state"], state);
+        }
+    }
+    // The slow one finds what was already on its way, then a close that says why.
+    slow.widen_receive_buffer();
+    let (code, reason) = slow.close_reason().await.expect("a close frame");
+    assert_eq!(code, 1008);
+    assert!(reason.contains("too slow"), "{reason}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_job_leaves_an_audit_record_success_and_failure() {
+    let server = TestServer::start().await;
+    let mut client = server.ws().await;
+    create_jail(&mut client, "audited").await;
+    let reply = client
+        .call(iocage(
+            "d",
+            json!({"action": "destroyjail", "jail": "no-such-jail"}),
+        ))
+        .await;
+    assert_eq!(reply["args"]["code"], 404, "{reply}");
+    let log = std::fs::read_to_string(&server.config.audit_log).expect("audit log exists");
+    let records: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let jobs: Vec<&Value> = records
+        .iter()
+        .filter(|record| record["kind"] == "job")
+        .collect();
+    assert_eq!(jobs.len(), 2, "{log}");
+    assert_eq!(jobs[0]["action"], "createjail");
+    assert_eq!(jobs[0]["user"], "admin");
+    assert_eq!(jobs[0]["outcome"]["success"], true);
+    assert!(jobs[0]["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert_eq!(jobs[1]["action"], "destroyjail");
+    assert_eq!(jobs[1]["target"], "no-such-jail");
+    assert_eq!(jobs[1]["outcome"]["success"], false);
+    assert_eq!(jobs[1]["outcome"]["code"], 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn events_need_a_websocket() {
+    let server = TestServer::start().await;
+    let (status, reply) = server
+        .rest("PUT", "/events/subscribe", "[\"dispatcher\"]")
+        .await;
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply["args"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("over WebSocket only")
+    );
+    server.stop().await;
+}
