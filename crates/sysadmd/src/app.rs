@@ -241,12 +241,7 @@ impl App {
         authorization: Option<&str>,
     ) -> Result<Value, ApiError> {
         let ip = peer.addr.ip();
-        if self.auth.is_blocked(ip) {
-            return Err(AuthError::Blocked {
-                retry_after: std::time::Duration::ZERO,
-            }
-            .into());
-        }
+        self.auth.check_not_blocked(ip)?;
         if namespace == RPC_NAMESPACE {
             let request = RpcRequest::decode(name, &args)
                 .ok_or_else(|| ApiError::not_found(namespace, name))??;

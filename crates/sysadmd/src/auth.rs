@@ -360,6 +360,11 @@ impl Auth {
         self.lockout.blocked_for(canonical(peer)).is_some()
     }
 
+    /// [`AuthError::Blocked`], with the time left, if `peer` is blocked now.
+    pub fn check_not_blocked(&self, peer: IpAddr) -> Result<(), AuthError> {
+        self.refuse_if_blocked(canonical(peer))
+    }
+
     /// `rpc/auth`: checks the password and issues a new token.
     pub fn login(
         &self,

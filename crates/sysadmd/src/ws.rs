@@ -118,6 +118,11 @@ pub(crate) async fn serve(
             () = kill.cancelled() => break Some((CloseCode::Policy, BLOCKED)),
             () = too_slow.cancelled() => break Some((CloseCode::Policy, TOO_SLOW)),
             () = &mut auth_deadline, if !peer.is_authenticated() => {
+                // The guard was checked when this wait began: a login may have
+                // completed since.
+                if peer.is_authenticated() {
+                    continue;
+                }
                 break Some((CloseCode::Policy, "not authenticated in time"));
             }
             next = tokio::time::timeout(idle, stream.next()) => next,
