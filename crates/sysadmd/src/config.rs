@@ -179,6 +179,15 @@ impl Default for AuthSettings {
     }
 }
 
+/// The `[sim]` table of the file: the simulated host.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimSettings {
+    /// Every simulated operation takes at least this long, in milliseconds,
+    /// so clients can be tried against work that takes time, as on a real host.
+    pub latency_ms: u64,
+}
+
 /// The TOML file. Unknown keys are errors, so typos do not pass silently.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,6 +205,8 @@ struct FileConfig {
     limits: Limits,
     #[serde(default)]
     auth: AuthSettings,
+    #[serde(default)]
+    sim: SimSettings,
 }
 
 /// TLS settings after resolution.
@@ -233,6 +244,8 @@ pub struct Config {
     pub limits: Limits,
     /// Authentication settings.
     pub auth: AuthSettings,
+    /// Simulated host settings.
+    pub sim: SimSettings,
 }
 
 impl Config {
@@ -303,6 +316,7 @@ impl Config {
             audit_log,
             limits: file.limits,
             auth: file.auth,
+            sim: file.sim,
             state_dir,
         })
     }

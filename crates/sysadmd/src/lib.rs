@@ -27,7 +27,7 @@ use iocage_service::{Backend, IocageService, SimBackend};
 pub use app::App;
 pub use config::{
     AuthSettings, BackendChoice, Cli, Command, Config, DEFAULT_LISTEN, Limits, ServeArgs,
-    TlsChoice, default_state_dir,
+    SimSettings, TlsChoice, default_state_dir,
 };
 pub use events::EventHub;
 pub use jobs::{Audit, Jobs};
@@ -159,7 +159,9 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
 fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String)> {
     let sim = |why: &str| -> Result<(Arc<dyn Backend>, String)> {
         let dir = config.state_dir.join("simhost");
-        let backend = SimBackend::open(&dir).map_err(|error| anyhow::anyhow!("{error}"))?;
+        let backend = SimBackend::open(&dir)
+            .map_err(|error| anyhow::anyhow!("{error}"))?
+            .with_delay(std::time::Duration::from_millis(config.sim.latency_ms));
         Ok((
             Arc::new(backend),
             format!(

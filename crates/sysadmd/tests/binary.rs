@@ -38,8 +38,13 @@ fn sysadmd(args: &[&str], state: &std::path::Path) -> Command {
 
 /// Starts the daemon on two port-0 addresses and reads its banner up to the last line.
 fn spawn() -> Daemon {
+    spawn_with_config(None)
+}
+
+/// Like [`spawn`], with a configuration file.
+fn spawn_with_config(config_text: Option<&str>) -> Daemon {
     let state = tempfile::tempdir().unwrap();
-    let mut child = sysadmd(
+    let mut command = sysadmd(
         &[
             "--plaintext",
             "--listen",
@@ -48,9 +53,13 @@ fn spawn() -> Daemon {
             "127.0.0.1:0",
         ],
         state.path(),
-    )
-    .spawn()
-    .expect("sysadmd runs");
+    );
+    if let Some(text) = config_text {
+        let path = state.path().join("sysadmd.toml");
+        std::fs::write(&path, text).unwrap();
+        command.arg("--config").arg(path);
+    }
+    let mut child = command.spawn().expect("sysadmd runs");
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let mut banner = Vec::new();
@@ -144,6 +153,55 @@ async fn serves_on_every_address_and_stops_cleanly_on_sigterm() {
             assert_eq!(status, StatusCode::OK, "{reply}");
         }
     }
+    let status = wait_with_limit(&mut daemon.child, Duration::from_secs(20));
+    assert!(status.success(), "exit status {status}");
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_slow_request_in_flight_finish_and_exits_zero() {
+    // Every simulated operation takes 1.5 s, like jail creation on a real host.
+    let mut daemon = spawn_with_config(Some("[sim]\nlatency_ms = 1500\n"));
+    let addr = daemon.addrs[0];
+    let mut watcher = support::WsClient::connect(addr).await;
+    let login = watcher
+        .call(
+            serde_json::json!({"namespace": "rpc", "name": "auth", "id": "login",
+                                 "args": {"username": "admin", "password": PASSWORD}}),
+        )
+        .await;
+    assert_eq!(login["name"], "response", "{login}");
+    watcher
+        .call(support::subscribe("s", serde_json::json!("dispatcher")))
+        .await;
+
+    let auth = basic("admin", PASSWORD);
+    let request = tokio::spawn(async move {
+        rest_call(
+            addr,
+            "PUT",
+            "/sysadm/iocage",
+            r#"{"action": "createjail", "props": "tag=late"}"#,
+            Some(&auth),
+        )
+        .await
+    });
+    // The job has started (its running event), and will take 1.5 s more.
+    let event = support::next_event(&mut watcher).await;
+    assert_eq!(event["args"]["state"], "running", "{event}");
+    assert_eq!(event["args"]["action"], "createjail", "{event}");
+    terminate(&daemon.child);
+
+    let (status, reply) = request.await.expect("request task");
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert!(
+        reply["args"]["createjail"]["success"]["Successfully created"]
+            .as_str()
+            .is_some_and(|text| text.ends_with("(late)")),
+        "{reply}"
+    );
+    // The WebSocket is closed with a close frame that says why.
+    let (code, reason) = watcher.close_reason().await.expect("a close frame");
+    assert_eq!(code, 1001, "{reason}");
     let status = wait_with_limit(&mut daemon.child, Duration::from_secs(20));
     assert!(status.success(), "exit status {status}");
 }

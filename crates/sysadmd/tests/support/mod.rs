@@ -21,6 +21,8 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub mod slow_df;
+
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 /// A running in-process server.
@@ -271,4 +273,19 @@ impl WsClient {
 /// A `sysadm/iocage` WebSocket request.
 pub fn iocage(id: &str, args: Value) -> Value {
     json!({"namespace": "sysadm", "name": "iocage", "id": id, "args": args})
+}
+
+/// An `events/subscribe` request.
+pub fn subscribe(id: &str, args: Value) -> Value {
+    json!({"namespace": "events", "name": "subscribe", "id": id, "args": args})
+}
+
+/// Reads messages until the next `dispatcher` event.
+pub async fn next_event(client: &mut WsClient) -> Value {
+    loop {
+        let message = client.recv().await.expect("an event before close");
+        if message["namespace"] == "events" && message["name"] == "dispatcher" {
+            return message;
+        }
+    }
 }
