@@ -5,21 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{TestServer, WsClient, iocage};
-
-fn subscribe(id: &str, args: Value) -> Value {
-    json!({"namespace": "events", "name": "subscribe", "id": id, "args": args})
-}
-
-/// Reads messages until the next event.
-async fn next_event(client: &mut WsClient) -> Value {
-    loop {
-        let message = client.recv().await.expect("an event before close");
-        if message["namespace"] == "events" && message["name"] == "dispatcher" {
-            return message;
-        }
-    }
-}
+use support::{TestServer, WsClient, iocage, next_event, subscribe};
 
 async fn create_jail(client: &mut WsClient, tag: &str) {
     let reply = client
@@ -193,5 +179,46 @@ async fn events_need_a_websocket() {
             .unwrap()
             .contains("over WebSocket only")
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_job_list_shows_work_in_progress_to_a_client_that_connects_later() {
+    let backend =
+        iocage_service::SimBackend::in_memory().with_delay(std::time::Duration::from_millis(1500));
+    let server = TestServer::start_with(|_| {}, Some(std::sync::Arc::new(backend))).await;
+    let mut watcher = server.ws().await;
+    watcher.call(subscribe("s", json!("dispatcher"))).await;
+    let mut actor = server.ws().await;
+    actor
+        .send(iocage(
+            "slow",
+            json!({"action": "createjail", "props": "tag=slowpoke"}),
+        ))
+        .await;
+    let running = next_event(&mut watcher).await;
+    assert_eq!(running["args"]["state"], "running");
+
+    // A client that was not subscribed catches up with a request.
+    let mut late = server.ws().await;
+    let list = late
+        .call(json!({"namespace": "rpc", "name": "dispatcher", "id": "jobs", "args": {"action": "list"}}))
+        .await;
+    let jobs = list["args"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a list: {list}"));
+    assert_eq!(jobs.len(), 1, "{list}");
+    assert_eq!(jobs[0]["process_id"], running["args"]["process_id"]);
+    assert_eq!(jobs[0]["action"], "createjail");
+    assert_eq!(jobs[0]["user"], "admin");
+    assert_eq!(jobs[0]["state"], "running");
+
+    let reply = actor.recv().await.expect("the create reply");
+    assert_eq!(reply["id"], "slow", "{reply}");
+    assert_eq!(next_event(&mut watcher).await["args"]["state"], "finished");
+    let list = late
+        .call(json!({"namespace": "rpc", "name": "dispatcher", "id": "jobs", "args": {"action": "list"}}))
+        .await;
+    assert_eq!(list["args"], json!([]), "nothing left running: {list}");
     server.stop().await;
 }
