@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod cli;
 mod model;
 pub mod properties;
 mod service;
@@ -18,6 +19,8 @@ mod sim;
 mod validate;
 
 pub use backend::{Backend, BackendError, BackendResult};
+pub use cli::CliBackend;
+pub use iocage_cli::{Flavour, Runner};
 pub use model::{
     CleanTarget, DfEntry, ExecOutput, JailInfo, JailState, NewJail, PluginInfo, PropertyRow,
     Releases, StateChange,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use iocage_service::Flavour;
 use serde::Deserialize;
 
 /// The reference server's ports: 12150 (WebSocket) and 12151 (REST). sysadmd
@@ -80,6 +81,9 @@ pub struct ServeArgs {
     /// The iocage program to run with the cli backend [default: iocage on PATH].
     #[arg(long, env = "SYSADMD_IOCAGE", value_name = "PATH")]
     pub iocage: Option<PathBuf>,
+    /// The iocage flavour, legacy or python [default: asked with `iocage --version`].
+    #[arg(long, env = "SYSADMD_IOCAGE_FLAVOUR", value_name = "FLAVOUR", value_parser = parse_flavour)]
+    pub iocage_flavour: Option<Flavour>,
     /// TLS certificate chain (PEM) [default: a self-signed one in the state directory].
     #[arg(
         long,
@@ -196,6 +200,7 @@ struct FileConfig {
     state_dir: Option<PathBuf>,
     backend: Option<BackendChoice>,
     iocage: Option<PathBuf>,
+    iocage_flavour: Option<Flavour>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     plaintext: Option<bool>,
@@ -236,6 +241,8 @@ pub struct Config {
     pub backend: BackendChoice,
     /// The iocage program for the cli backend, if named.
     pub iocage: Option<PathBuf>,
+    /// The iocage flavour, if configured rather than detected.
+    pub iocage_flavour: Option<Flavour>,
     /// TLS.
     pub tls: TlsChoice,
     /// The audit log file.
@@ -312,6 +319,7 @@ impl Config {
             listen,
             backend: args.backend.or(file.backend).unwrap_or(BackendChoice::Auto),
             iocage: args.iocage.clone().or(file.iocage),
+            iocage_flavour: args.iocage_flavour.or(file.iocage_flavour),
             tls,
             audit_log,
             limits: file.limits,
@@ -319,6 +327,16 @@ impl Config {
             sim: file.sim,
             state_dir,
         })
+    }
+}
+
+fn parse_flavour(text: &str) -> Result<Flavour, String> {
+    match text {
+        "legacy" => Ok(Flavour::Legacy),
+        "python" => Ok(Flavour::Python),
+        other => Err(format!(
+            "'{other}' is not an iocage flavour: use legacy (the shell iocage) or python (iocage 1.2 and later)"
+        )),
     }
 }
 

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use iocage_service::{Backend, IocageService, SimBackend};
+use iocage_service::{Backend, CliBackend, IocageService, Runner, SimBackend};
 
 pub use app::App;
 pub use config::{
@@ -74,7 +74,7 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
             backend,
             "serving a backend supplied by the caller".to_owned(),
         ),
-        None => backend(config)?,
+        None => backend(config).await?,
     };
     let service = IocageService::new(backend);
 
@@ -155,8 +155,10 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
     Ok(Started { server, banner })
 }
 
-/// Chooses the backend and says why, for the start-up message.
-fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String)> {
+/// Chooses the backend and says why, for the start-up message. The CLI
+/// backend asks iocage for its flavour now (unless configured), so that a
+/// program that is not iocage stops the start instead of failing every request.
+async fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String)> {
     let sim = |why: &str| -> Result<(Arc<dyn Backend>, String)> {
         let dir = config.state_dir.join("simhost");
         let backend = SimBackend::open(&dir)
@@ -170,17 +172,39 @@ fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String)> {
             ),
         ))
     };
+    let cli = |program: std::path::PathBuf, why: String| async move {
+        let runner = Runner::new(&program).timeout(std::time::Duration::from_secs(
+            config.limits.iocage_timeout_secs,
+        ));
+        let backend = CliBackend::new(runner, config.iocage_flavour);
+        let flavour = backend.flavour().await.map_err(|error| {
+            anyhow::anyhow!(
+                "{} does not answer like iocage (`{} --version`): {error}",
+                program.display(),
+                program.display()
+            )
+        })?;
+        let how = if config.iocage_flavour.is_some() {
+            "configured"
+        } else {
+            "detected"
+        };
+        let line = format!(
+            "serving iocage at {} ({why}), the {flavour} flavour ({how})",
+            program.display()
+        );
+        anyhow::Ok((Arc::new(backend) as Arc<dyn Backend>, line))
+    };
     match config.backend {
         BackendChoice::Sim => sim("--backend sim"),
-        BackendChoice::Cli => bail!(
-            "--backend cli: the iocage command-line backend is not available in this build yet"
-        ),
-        BackendChoice::Auto => match find_iocage(config.iocage.as_deref()) {
-            Some(path) => bail!(
-                "found iocage at {}, but the iocage command-line backend is not available in this \
-                 build yet; use --backend sim",
-                path.display()
+        BackendChoice::Cli => match find_iocage(config.iocage.as_deref()) {
+            Some(program) => cli(program, "--backend cli".to_owned()).await,
+            None => bail!(
+                "--backend cli: no iocage program on PATH; install iocage or give --iocage PATH"
             ),
+        },
+        BackendChoice::Auto => match find_iocage(config.iocage.as_deref()) {
+            Some(program) => cli(program, "found iocage".to_owned()).await,
             None => sim("no iocage program on PATH"),
         },
     }
