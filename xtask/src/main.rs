@@ -8,6 +8,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 mod fixtures;
 
 const USAGE: &str = "\
@@ -16,6 +17,7 @@ usage: cargo xtask <task>
 tasks:
   ci         cargo fmt --check, cargo clippy -D warnings, and the whole test suite
   fixtures   regenerate fixtures/api/ from the API documents in ../shared/spec
+  bench      benchmarks against baselines in the same run; writes BENCHMARKS.md
 ";
 
 fn main() -> Result<()> {
@@ -23,6 +25,7 @@ fn main() -> Result<()> {
     match task.as_deref() {
         Some("ci") => ci(),
         Some("fixtures") => fixtures::regenerate(&workspace_root()),
+        Some("bench") => bench::bench(&workspace_root()),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -61,7 +64,7 @@ fn ci() -> Result<()> {
     Ok(())
 }
 
-fn run(dir: &Path, program: &str, args: &[&str]) -> Result<()> {
+pub(crate) fn run(dir: &Path, program: &str, args: &[&str]) -> Result<()> {
     eprintln!("$ {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)

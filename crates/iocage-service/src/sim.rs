@@ -420,11 +420,16 @@ fn builtin(
     }
 }
 
-fn jail_info(host: &Host, uuid: &str, jail: &Jail) -> JailInfo {
-    let props = jail_properties(host, uuid, jail);
+/// A property the jail sets or inherits from the defaults, without building
+/// the whole property map (listing many jails stays cheap). Not for the
+/// properties `jail_properties` computes.
+fn set_or_default<'a>(jail: &'a Jail, key: &str) -> Option<&'a String> {
+    jail.props.get(key).or_else(|| defaults().get(key))
+}
+
+fn jail_info(uuid: &str, jail: &Jail) -> JailInfo {
     // ip4_addr is `iface|addr/mask[,...]`; iocage lists the bare addresses.
-    let ip4 = props
-        .get("ip4_addr")
+    let ip4 = set_or_default(jail, "ip4_addr")
         .filter(|addr| *addr != "none")
         .map(|addr| {
             addr.split(',')
@@ -439,15 +444,15 @@ fn jail_info(host: &Host, uuid: &str, jail: &Jail) -> JailInfo {
         uuid: uuid.to_owned(),
         tag: jail.tag().to_owned(),
         jid: jail.jid,
-        boot: props.get("boot").is_some_and(|boot| boot == "on"),
+        boot: set_or_default(jail, "boot").is_some_and(|boot| boot == "on"),
         state: if jail.running {
             JailState::Up
         } else {
             JailState::Down
         },
-        jail_type: props.get("type").cloned().unwrap_or_default(),
+        jail_type: set_or_default(jail, "type").cloned().unwrap_or_default(),
         ip4,
-        release: props.get("release").cloned().unwrap_or_default(),
+        release: set_or_default(jail, "release").cloned().unwrap_or_default(),
         template: jail.template,
         origin: jail.origin.clone(),
     }
@@ -462,7 +467,7 @@ impl Backend for SimBackend {
             Ok(host
                 .jails
                 .iter()
-                .map(|(uuid, jail)| jail_info(host, uuid, jail))
+                .map(|(uuid, jail)| jail_info(uuid, jail))
                 .collect())
         })
     }
@@ -476,13 +481,13 @@ impl Backend for SimBackend {
                 .iter()
                 .filter(|(_, jail)| !jail.template)
                 .map(|(uuid, jail)| {
-                    let props = jail_properties(host, uuid, jail);
+                    let prop = |key| set_or_default(jail, key).cloned().unwrap_or_default();
                     DfEntry {
                         uuid: uuid.clone(),
                         tag: jail.tag().to_owned(),
                         compress_ratio: "2.30x".into(),
-                        reservation: props["reservation"].clone(),
-                        quota: props["quota"].clone(),
+                        reservation: prop("reservation"),
+                        quota: prop("quota"),
                         used: "1.69M".into(),
                         available: "83.4G".into(),
                     }

@@ -1,0 +1,497 @@
+//! Load generator and baseline servers for `cargo xtask bench`.
+//!
+//! Each measurement runs sysadmd and a baseline under the same load in the
+//! same process run, and prints one JSON object per line: the figures and
+//! their ratio. Absolute numbers wander on a shared machine; ratios much less.
+//!
+//! - `rest SECONDS`: `listjails` over REST with HTTP Basic, 64 keep-alive
+//!   connections, simulated host with 100 jails; baseline: a minimal hyper
+//!   server answering a fixed body of the same size.
+//! - `ws SECONDS`: `listjails` round trips over WebSocket, one connection with
+//!   32 requests in flight, then 100 connections with one each; baseline: a
+//!   minimal tungstenite server answering every message with a fixed reply of
+//!   the same size.
+//! - `memory SYSADMD_BINARY`: resident size of the daemon idle, and with 1,000
+//!   authenticated idle WebSocket connections.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+
+const PASSWORD: &str = "benchmark password";
+const REST_CONNECTIONS: usize = 64;
+const WS_IN_FLIGHT: usize = 32;
+const WS_CONNECTIONS: usize = 100;
+const IDLE_CONNECTIONS: usize = 1000;
+const JAILS: usize = 100;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["rest", seconds] => rest(Duration::from_secs_f64(seconds.parse()?)).await,
+        ["ws", seconds] => ws(Duration::from_secs_f64(seconds.parse()?)).await,
+        ["memory", binary] => memory(binary).await,
+        _ => bail!("usage: sysadmd-bench rest SECONDS | ws SECONDS | memory SYSADMD_BINARY"),
+    }
+}
+
+/// An in-process sysadmd on the in-memory simulated host, plaintext, port 0.
+struct Daemon {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+    _state: tempfile::TempDir,
+}
+
+async fn start_sysadmd() -> Result<Daemon> {
+    let state = tempfile::tempdir()?;
+    let args = sysadmd::ServeArgs {
+        listen: vec!["127.0.0.1:0".parse()?],
+        state_dir: Some(state.path().to_owned()),
+        plaintext: true,
+        ..sysadmd::ServeArgs::default()
+    };
+    let mut config = sysadmd::Config::resolve(&args)?;
+    config.limits.max_connections = 4 * IDLE_CONNECTIONS;
+    let options = sysadmd::StartOptions {
+        backend: Some(Arc::new(iocage_service::SimBackend::in_memory())),
+        admin_password: Some(PASSWORD.to_owned()),
+    };
+    let started = sysadmd::start(&config, options).await?;
+    let addr = started.server.local_addrs()[0];
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(started.server.run(async {
+        let _ = stopped.await;
+    }));
+    let daemon = Daemon {
+        addr,
+        stop,
+        task,
+        _state: state,
+    };
+    let mut sender = connect_http(daemon.addr).await?;
+    for index in 0..JAILS {
+        let body = json!({"action": "createjail", "props": format!("tag=jail{index} release=10.2-RELEASE")});
+        let (status, reply) = put(&mut sender, &basic(), &body.to_string()).await?;
+        if status != 200 {
+            bail!(
+                "seeding jail {index}: HTTP {status}: {}",
+                String::from_utf8_lossy(&reply)
+            );
+        }
+    }
+    Ok(daemon)
+}
+
+impl Daemon {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+fn basic() -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}"));
+    format!("Basic {encoded}")
+}
+
+async fn connect_http(addr: SocketAddr) -> Result<http1::SendRequest<Full<Bytes>>> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+async fn put(
+    sender: &mut http1::SendRequest<Full<Bytes>>,
+    authorization: &str,
+    body: &str,
+) -> Result<(u16, Bytes)> {
+    let request = hyper::Request::builder()
+        .method("PUT")
+        .uri("/sysadm/iocage")
+        .header("host", "localhost")
+        .header("authorization", authorization)
+        .body(Full::new(Bytes::from(body.to_owned())))?;
+    sender.ready().await.context("the connection closed")?;
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok((status, body))
+}
+
+/// A minimal hyper server answering every request with `body`.
+async fn baseline_http(body: Bytes) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                break;
+            };
+            let _ = stream.set_nodelay(true);
+            let body = body.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let body = body.clone();
+                        async move {
+                            // Read the request body, as any server must.
+                            let _ = request.into_body().collect().await;
+                            let response = hyper::Response::builder()
+                                .header("content-type", "application/json")
+                                .body(Full::new(body))
+                                .expect("static response");
+                            Ok::<_, Infallible>(response)
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((addr, task))
+}
+
+/// Requests per second over `connections` keep-alive connections for `duration`.
+async fn rest_load(addr: SocketAddr, connections: usize, duration: Duration) -> Result<f64> {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut senders = Vec::new();
+    for _ in 0..connections {
+        senders.push(connect_http(addr).await?);
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for mut sender in senders {
+        let (done, stop) = (done.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let authorization = basic();
+            while !stop.load(Ordering::Relaxed) {
+                let (status, _) =
+                    put(&mut sender, &authorization, r#"{"action": "listjails"}"#).await?;
+                if status != 200 {
+                    bail!("HTTP {status} under load");
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64())
+}
+
+async fn rest(duration: Duration) -> Result<()> {
+    let daemon = start_sysadmd().await?;
+    let mut sender = connect_http(daemon.addr).await?;
+    let (_, body) = put(&mut sender, &basic(), r#"{"action": "listjails"}"#).await?;
+    let listed = serde_json::from_slice::<Value>(&body)?["args"]["listjails"]
+        .as_object()
+        .map_or(0, |jails| jails.len());
+    if listed != JAILS {
+        bail!("expected {JAILS} jails, listjails gave {listed}");
+    }
+    let (baseline_addr, baseline) = baseline_http(body.clone()).await?;
+    // Warm both up, then measure each under the same load.
+    rest_load(daemon.addr, REST_CONNECTIONS, Duration::from_millis(500)).await?;
+    rest_load(baseline_addr, REST_CONNECTIONS, Duration::from_millis(500)).await?;
+    let sysadmd_rps = rest_load(daemon.addr, REST_CONNECTIONS, duration).await?;
+    let baseline_rps = rest_load(baseline_addr, REST_CONNECTIONS, duration).await?;
+    baseline.abort();
+    daemon.stop().await;
+    println!(
+        "{}",
+        json!({
+            "bench": "rest", "connections": REST_CONNECTIONS, "body_bytes": body.len(),
+            "sysadmd_per_sec": sysadmd_rps, "baseline_per_sec": baseline_rps,
+            "ratio": sysadmd_rps / baseline_rps, "target": 0.5,
+        })
+    );
+    Ok(())
+}
+
+type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+async fn ws_connect(addr: SocketAddr) -> Result<WsStream> {
+    let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/")).await?;
+    Ok(socket)
+}
+
+/// Sends `message` and returns the next text reply.
+async fn ws_call(socket: &mut WsStream, message: &Value) -> Result<Value> {
+    socket.send(Message::text(message.to_string())).await?;
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(text.as_str())?),
+            Some(Ok(_)) => continue,
+            Some(Err(error)) => return Err(error.into()),
+            None => bail!("connection closed"),
+        }
+    }
+}
+
+async fn login_token(addr: SocketAddr) -> Result<String> {
+    let mut socket = ws_connect(addr).await?;
+    let reply = ws_call(
+        &mut socket,
+        &json!({"namespace": "rpc", "name": "auth", "id": "login",
+                "args": {"username": "admin", "password": PASSWORD}}),
+    )
+    .await?;
+    reply["args"][0]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("login failed: {reply}"))
+}
+
+/// A connection logged in with `token` (sysadmd) or greeted (baseline).
+async fn ws_session(addr: SocketAddr, token: &str) -> Result<WsStream> {
+    let mut socket = ws_connect(addr).await?;
+    let reply = ws_call(
+        &mut socket,
+        &json!({"namespace": "rpc", "name": "auth_token", "id": "t", "args": {"token": token}}),
+    )
+    .await?;
+    if reply["name"] == "error" {
+        bail!("auth_token failed: {reply}");
+    }
+    Ok(socket)
+}
+
+fn listjails(id: u64) -> Message {
+    Message::text(
+        json!({"namespace": "sysadm", "name": "iocage", "id": id.to_string(), "args": {"action": "listjails"}})
+            .to_string(),
+    )
+}
+
+/// Round trips per second: `connections` sessions, each keeping `in_flight` requests outstanding.
+async fn ws_load(
+    addr: SocketAddr,
+    token: &str,
+    connections: usize,
+    in_flight: usize,
+    duration: Duration,
+) -> Result<f64> {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut sessions = Vec::new();
+    for _ in 0..connections {
+        sessions.push(ws_session(addr, token).await?);
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for socket in sessions {
+        let (done, stop) = (done.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut sink, mut stream) = socket.split();
+            let (more, mut wanted) = mpsc::unbounded_channel::<()>();
+            let writer = tokio::spawn(async move {
+                let mut id = 0u64;
+                while wanted.recv().await.is_some() {
+                    id += 1;
+                    if sink.send(listjails(id)).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = sink.close().await;
+            });
+            for _ in 0..in_flight {
+                let _ = more.send(());
+            }
+            let mut outstanding = in_flight;
+            while outstanding > 0 {
+                match stream.next().await {
+                    Some(Ok(Message::Text(_))) => {
+                        done.fetch_add(1, Ordering::Relaxed);
+                        if stop.load(Ordering::Relaxed) {
+                            outstanding -= 1;
+                        } else {
+                            let _ = more.send(());
+                        }
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(error)) => return Err(anyhow::Error::from(error)),
+                    None => bail!("connection closed under load"),
+                }
+            }
+            drop(more);
+            let _ = writer.await;
+            Ok(())
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64())
+}
+
+/// A minimal tungstenite server answering every text message with `reply`.
+async fn baseline_ws(reply: String) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                break;
+            };
+            let _ = stream.set_nodelay(true);
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                while let Some(Ok(message)) = socket.next().await {
+                    if message.is_text() && socket.send(Message::text(reply.clone())).await.is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    Ok((addr, task))
+}
+
+async fn ws(duration: Duration) -> Result<()> {
+    let daemon = start_sysadmd().await?;
+    let token = login_token(daemon.addr).await?;
+    let mut probe = ws_session(daemon.addr, &token).await?;
+    probe.send(listjails(0)).await?;
+    let reply = loop {
+        if let Some(Ok(Message::Text(text))) = probe.next().await {
+            break text.as_str().to_owned();
+        }
+    };
+    let (baseline_addr, baseline) = baseline_ws(reply.clone()).await?;
+    for (connections, in_flight) in [(1, WS_IN_FLIGHT), (WS_CONNECTIONS, 1)] {
+        ws_load(
+            daemon.addr,
+            &token,
+            connections,
+            in_flight,
+            Duration::from_millis(500),
+        )
+        .await?;
+        ws_load(
+            baseline_addr,
+            &token,
+            connections,
+            in_flight,
+            Duration::from_millis(500),
+        )
+        .await?;
+        let sysadmd_rate = ws_load(daemon.addr, &token, connections, in_flight, duration).await?;
+        let baseline_rate =
+            ws_load(baseline_addr, &token, connections, in_flight, duration).await?;
+        println!(
+            "{}",
+            json!({
+                "bench": "ws", "connections": connections, "in_flight": in_flight,
+                "reply_bytes": reply.len(),
+                "sysadmd_per_sec": sysadmd_rate, "baseline_per_sec": baseline_rate,
+                "ratio": sysadmd_rate / baseline_rate, "target": 0.5,
+            })
+        );
+    }
+    baseline.abort();
+    daemon.stop().await;
+    Ok(())
+}
+
+/// Resident set size of `pid`, in KiB.
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS in /proc/PID/status")
+}
+
+async fn memory(binary: &str) -> Result<()> {
+    use std::io::BufRead;
+    let state = tempfile::tempdir()?;
+    let mut child = std::process::Command::new(binary)
+        .args([
+            "--plaintext",
+            "--listen",
+            "127.0.0.1:0",
+            "--backend",
+            "sim",
+            "--state-dir",
+        ])
+        .arg(state.path())
+        .env("SYSADMD_ADMIN_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot run {binary}"))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let addr: SocketAddr = loop {
+        let line = lines.next().context("sysadmd exited before listening")??;
+        if let Some(rest) = line.strip_prefix("listening on http://") {
+            break rest.split('/').next().context("address")?.parse()?;
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let pid = child.id();
+    let result = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let idle = rss_kib(pid)?;
+        let token = login_token(addr).await?;
+        let mut sessions = Vec::with_capacity(IDLE_CONNECTIONS);
+        for _ in 0..IDLE_CONNECTIONS {
+            sessions.push(ws_session(addr, &token).await?);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let loaded = rss_kib(pid)?;
+        drop(sessions);
+        anyhow::Ok((idle, loaded))
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let (idle, loaded) = result?;
+    println!(
+        "{}",
+        json!({"bench": "memory", "idle_mib": idle as f64 / 1024.0, "idle_target_mib": 15,
+               "connections": IDLE_CONNECTIONS, "loaded_mib": loaded as f64 / 1024.0, "loaded_target_mib": 64})
+    );
+    Ok(())
+}

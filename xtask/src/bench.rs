@@ -1,0 +1,270 @@
+//! `cargo xtask bench`: every benchmark in release mode, each against a
+//! baseline measured in the same run; a table on standard output and in
+//! `BENCHMARKS.md`, with a description of the machine.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::run;
+
+/// Seconds each load measurement lasts (sysadmd, then its baseline).
+const LOAD_SECONDS: &str = "5";
+
+const PARSE_INPUTS: [(&str, &str); 3] = [
+    ("list-legacy-10k", "`iocage list`, legacy, 10,000 jails"),
+    ("list-python-10k", "`iocage list -l`, Python, 10,000 jails"),
+    ("get-all-10k", "`iocage get all`, 10,000 lines"),
+];
+
+pub(crate) fn bench(root: &Path) -> Result<()> {
+    let target = target_dir(root);
+    run(
+        root,
+        "cargo",
+        &["build", "--release", "-p", "sysadmd", "-p", "sysadmd-bench"],
+    )?;
+    run(
+        root,
+        "cargo",
+        &[
+            "bench",
+            "-p",
+            "iocage-cli",
+            "--bench",
+            "parse",
+            "--",
+            "--warm-up-time",
+            "1",
+            "--measurement-time",
+            "3",
+        ],
+    )?;
+    let mut rows = Vec::new();
+    for (input, what) in PARSE_INPUTS {
+        let ours = throughput(&target, "iocage-cli", input)?;
+        let naive = throughput(&target, "naive-split", input)?;
+        let floor = throughput(&target, "memchr-lines", input)?;
+        rows.push(Row {
+            what: format!("parse {what}"),
+            ours: format!("{ours:.0} MB/s"),
+            baseline: format!("{naive:.0} MB/s naive split ({floor:.0} MB/s memchr line count)"),
+            ratio: ours / naive,
+            target: ">= 1.0".into(),
+            met: ours / naive >= 1.0,
+        });
+    }
+
+    let tool = target.join("release/sysadmd-bench");
+    for line in bench_lines(&tool, &["rest", LOAD_SECONDS])? {
+        rows.push(load_row(
+            &line,
+            "REST `listjails`, 100 jails, Basic auth, 64 keep-alive connections",
+            "requests/s",
+            "minimal hyper server, same body",
+        )?);
+    }
+    for line in bench_lines(&tool, &["ws", LOAD_SECONDS])? {
+        let what = format!(
+            "WebSocket `listjails`, {} connection(s), {} in flight each",
+            line["connections"], line["in_flight"]
+        );
+        rows.push(load_row(
+            &line,
+            &what,
+            "round trips/s",
+            "minimal tungstenite server, same reply",
+        )?);
+    }
+    let sysadmd = target.join("release/sysadmd");
+    let sysadmd = sysadmd.to_str().context("target path is not UTF-8")?;
+    for line in bench_lines(&tool, &["memory", sysadmd])? {
+        let idle = number(&line, "idle_mib")?;
+        let loaded = number(&line, "loaded_mib")?;
+        rows.push(Row {
+            what: "resident memory, idle".into(),
+            ours: format!("{idle:.1} MiB"),
+            baseline: "-".into(),
+            ratio: idle / 15.0,
+            target: "<= 15 MiB".into(),
+            met: idle <= 15.0,
+        });
+        rows.push(Row {
+            what: format!(
+                "resident memory, {} idle authenticated WebSockets",
+                line["connections"]
+            ),
+            ours: format!("{loaded:.1} MiB"),
+            baseline: "-".into(),
+            ratio: loaded / 64.0,
+            target: "<= 64 MiB".into(),
+            met: loaded <= 64.0,
+        });
+    }
+
+    let table = table(&rows);
+    print!("{table}");
+    let report = format!(
+        "# Benchmarks\n\n\
+         Produced by `cargo xtask bench` on {date}. Each figure is measured against a baseline in the \
+         same run; the ratio is what counts, because this machine is shared and absolute times wander. \
+         For memory, the ratio is the figure over its target.\n\n\
+         Machine: {machine}\n\n{table}\n{notes}",
+        date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        machine = machine(),
+        notes = NOTES,
+    );
+    std::fs::write(root.join("BENCHMARKS.md"), report).context("cannot write BENCHMARKS.md")?;
+    eprintln!("wrote BENCHMARKS.md");
+    Ok(())
+}
+
+/// What the figures mean and what is known about the misses; kept with the
+/// code that produces the table so that both change together.
+const NOTES: &str = "\
+## Notes
+
+- Parsers: criterion, `crates/iocage-cli/benches/parse.rs`; MB/s of input.
+- Load: `crates/sysadmd-bench` runs an in-process sysadmd on the in-memory simulated host and a baseline,
+  with the same load generator, one after the other, after a warm-up of each.
+- Memory: the release `sysadmd` binary on the simulated host, `VmRSS` from `/proc`.
+- The coalescing figure (200 concurrent `listjails` against the CLI backend with a slow fake iocage)
+  is not in this table yet; `crates/fake-iocage/tests/coalescing.rs` counts the processes in CI.
+";
+
+struct Row {
+    what: String,
+    ours: String,
+    baseline: String,
+    ratio: f64,
+    target: String,
+    met: bool,
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| measurement | sysadmd | baseline | ratio | target | met |\n|---|---|---|---|---|---|\n",
+    );
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.2} | {} | {} |",
+            row.what,
+            row.ours,
+            row.baseline,
+            row.ratio,
+            row.target,
+            if row.met { "yes" } else { "**no**" }
+        );
+    }
+    out
+}
+
+fn load_row(line: &Value, what: &str, unit: &str, baseline: &str) -> Result<Row> {
+    let ours = number(line, "sysadmd_per_sec")?;
+    let base = number(line, "baseline_per_sec")?;
+    let target = number(line, "target")?;
+    Ok(Row {
+        what: what.to_owned(),
+        ours: format!("{ours:.0} {unit}"),
+        baseline: format!("{base:.0} {unit}, {baseline}"),
+        ratio: ours / base,
+        target: format!(">= {target}"),
+        met: ours / base >= target,
+    })
+}
+
+fn number(line: &Value, key: &str) -> Result<f64> {
+    line[key]
+        .as_f64()
+        .with_context(|| format!("no number '{key}' in {line}"))
+}
+
+/// Runs the load tool and parses its JSON lines.
+fn bench_lines(tool: &Path, args: &[&str]) -> Result<Vec<Value>> {
+    eprintln!("$ {} {}", tool.display(), args.join(" "));
+    let output = Command::new(tool)
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot run {}", tool.display()))?;
+    if !output.status.success() {
+        bail!(
+            "{} {} failed: {}",
+            tool.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    String::from_utf8(output.stdout)?
+        .lines()
+        .map(|line| serde_json::from_str(line).with_context(|| format!("not JSON: {line}")))
+        .collect()
+}
+
+/// MB/s of one criterion benchmark of the `parse` group.
+fn throughput(target: &Path, function: &str, input: &str) -> Result<f64> {
+    let dir = target
+        .join("criterion/parse")
+        .join(function)
+        .join(input)
+        .join("new");
+    let read = |file: &str| -> Result<Value> {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(serde_json::from_str(&text)?)
+    };
+    let bytes = read("benchmark.json")?["throughput"]["Bytes"]
+        .as_f64()
+        .context("no byte throughput")?;
+    let nanoseconds = read("estimates.json")?["mean"]["point_estimate"]
+        .as_f64()
+        .context("no mean estimate")?;
+    Ok(bytes / nanoseconds * 1e9 / 1e6)
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("model name"))
+                .map(|name| name.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("MemTotal:"))
+                .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or_else(
+            || "unknown".into(),
+            |kib| format!("{:.0} GiB", kib / 1024.0 / 1024.0),
+        );
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!(
+        "{cpu}, {cores} cores, {memory} memory; {}; {}",
+        command_line("uname", &["-sr"]),
+        command_line("rustc", &["-V"])
+    )
+}
+
+fn command_line(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_else(|| format!("({program} unavailable)"))
+}
