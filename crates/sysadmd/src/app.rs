@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use iocage_service::{Caller, IocageService, ServiceError};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sysadm_proto::{
     AUTH_CLEARED, Access, ArgsError, AuthReply, EnvelopeError, ErrorArgs, ErrorCode, EventsRequest,
     IOCAGE_NAME, IOCAGE_NAMESPACE, IdentifyReply, IocageRequest, QueryReply, RPC_NAMESPACE,
@@ -202,7 +203,7 @@ impl App {
         name: &str,
         args: Value,
         authorization: Option<&str>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Reply, ApiError> {
         let started = Instant::now();
         let action = args
             .get("action")
@@ -239,7 +240,7 @@ impl App {
         name: &str,
         args: Value,
         authorization: Option<&str>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Reply, ApiError> {
         let ip = peer.addr.ip();
         self.auth.check_not_blocked(ip)?;
         if namespace == RPC_NAMESPACE {
@@ -296,7 +297,7 @@ impl App {
         }
     }
 
-    fn public_rpc(&self, peer: &Peer, request: RpcRequest) -> Result<Value, ApiError> {
+    fn public_rpc(&self, peer: &Peer, request: RpcRequest) -> Result<Reply, ApiError> {
         let ip = peer.addr.ip();
         let session = match request {
             RpcRequest::Identify => {
@@ -321,7 +322,7 @@ impl App {
         peer: &Peer,
         principal: &Principal,
         request: RpcRequest,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Reply, ApiError> {
         match request {
             RpcRequest::AuthClear => {
                 if let Some(Login {
@@ -331,7 +332,7 @@ impl App {
                     self.auth.clear(&token);
                 }
                 peer.set_login(None);
-                Ok(Value::from(AUTH_CLEARED))
+                Ok(to_value(&AUTH_CLEARED))
             }
             RpcRequest::Query => {
                 let access = match principal.role {
@@ -349,7 +350,7 @@ impl App {
         }
     }
 
-    fn events_request(&self, peer: &Peer, request: EventsRequest) -> Result<Value, ApiError> {
+    fn events_request(&self, peer: &Peer, request: EventsRequest) -> Result<Reply, ApiError> {
         let Some(subscriber) = &peer.subscriber else {
             return Err(ApiError::new(
                 ErrorCode::BadRequest,
@@ -368,7 +369,7 @@ impl App {
         peer: &Peer,
         principal: &Principal,
         request: IocageRequest,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Reply, ApiError> {
         // The one place roles are enforced.
         if request.changes_host() && principal.role != Role::Admin {
             return Err(ApiError::new(
@@ -406,8 +407,13 @@ impl App {
     }
 }
 
-fn to_value<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).expect("wire types always serialize")
+/// A result's `args`, serialized once: replies are written straight into the
+/// envelope, never built as a `Value` tree first (that tripled the cost of a
+/// large `listjails`).
+pub(crate) type Reply = Box<RawValue>;
+
+fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Reply {
+    serde_json::value::to_raw_value(value).expect("wire types always serialize")
 }
 
 /// The host's name, for `rpc/identify`.

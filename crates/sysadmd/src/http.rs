@@ -13,7 +13,7 @@ use serde_json::Value;
 use sysadm_proto::{ErrorCode, RestBody};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use crate::app::{ApiError, App, Peer, Transport};
+use crate::app::{ApiError, App, Peer, Reply, Transport};
 use crate::server::ConnectionSlot;
 
 pub(crate) type Body = Full<Bytes>;
@@ -48,7 +48,7 @@ async fn rest(
     app: &Arc<App>,
     addr: SocketAddr,
     request: Request<Incoming>,
-) -> Result<Value, ApiError> {
+) -> Result<Reply, ApiError> {
     let method = request.method().clone();
     if !matches!(method, Method::GET | Method::POST | Method::PUT) {
         return Err(ApiError::new(

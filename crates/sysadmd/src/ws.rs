@@ -165,10 +165,8 @@ pub(crate) async fn serve(
         let outbox = outbox.clone();
         let kill = kill.clone();
         app.tracker.clone().spawn(async move {
-            let reply = answer(&app, &peer, &text).await;
-            let blocked =
-                reply.get("args").and_then(|args| args.get("code")) == Some(&Value::from(429));
-            let _ = outbox.send(Message::text(reply.to_string())).await;
+            let (reply, blocked) = answer(&app, &peer, &text).await;
+            let _ = outbox.send(Message::text(reply)).await;
             if blocked {
                 kill.cancel();
             }
@@ -217,8 +215,9 @@ pub(crate) async fn serve(
     let _ = writer.await;
 }
 
-/// Answers one text message with a response or error envelope.
-async fn answer(app: &Arc<App>, peer: &Peer, text: &str) -> Value {
+/// Answers one text message with a response or error envelope, and
+/// whether the answer is that the peer's address is blocked.
+async fn answer(app: &Arc<App>, peer: &Peer, text: &str) -> (String, bool) {
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
         Err(error) => {
@@ -236,13 +235,18 @@ async fn answer(app: &Arc<App>, peer: &Peer, text: &str) -> Value {
         .dispatch(peer, &request.namespace, &request.name, request.args, None)
         .await
     {
-        Ok(args) => serde_json::to_value(Response::new(namespace, id, args)).expect("serializes"),
+        Ok(args) => {
+            let reply = serde_json::to_string(&Response::new(namespace, id, args));
+            (reply.expect("serializes"), false)
+        }
         Err(error) => error_reply(&namespace, id, &error),
     }
 }
 
-fn error_reply(namespace: &str, id: RequestId, error: &ApiError) -> Value {
-    serde_json::to_value(ErrorResponse::new(namespace, id, error.to_args())).expect("serializes")
+fn error_reply(namespace: &str, id: RequestId, error: &ApiError) -> (String, bool) {
+    let reply = ErrorResponse::new(namespace, id, error.to_args());
+    let blocked = error.code() == ErrorCode::TooManyRequests;
+    (serde_json::to_string(&reply).expect("serializes"), blocked)
 }
 
 fn json_message<T: serde::Serialize>(value: &T) -> Message {
