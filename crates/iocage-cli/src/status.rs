@@ -71,6 +71,13 @@ fn step(rest: &str) -> StartStopLine {
         (step.trim_end(), Some(StepStatus::Failed))
     } else if let Some(step) = trimmed.strip_suffix(" OK") {
         (step.trim_end(), Some(StepStatus::Ok))
+    } else if let Some(step) = trimmed
+        .strip_suffix("OK")
+        .filter(|_| "  + ".len() + trimmed.chars().count() == STATUS_COLUMN)
+    {
+        // Likewise a 25-character step leaves no room for padding before
+        // OK: the line is exactly as wide as the status column.
+        (step, Some(StepStatus::Ok))
     } else {
         (trimmed, None)
     };
