@@ -51,6 +51,7 @@ async fn main() -> Result<()> {
         ["rest", seconds] => rest(Duration::from_secs_f64(seconds.parse()?)).await,
         ["ws", seconds] => ws(Duration::from_secs_f64(seconds.parse()?)).await,
         ["memory", binary] => memory(binary).await,
+        ["layers"] => layers().await,
         _ => bail!("usage: sysadmd-bench rest SECONDS | ws SECONDS | memory SYSADMD_BINARY"),
     }
 }
@@ -493,5 +494,62 @@ async fn memory(binary: &str) -> Result<()> {
         json!({"bench": "memory", "idle_mib": idle as f64 / 1024.0, "idle_target_mib": 15,
                "connections": IDLE_CONNECTIONS, "loaded_mib": loaded as f64 / 1024.0, "loaded_target_mib": 64})
     );
+    Ok(())
+}
+
+/// Where the time of one REST `listjails` goes: the service alone, then the
+/// reply turned into a JSON value, then into bytes (one core, no network).
+async fn layers() -> Result<()> {
+    use iocage_service::{Caller, IocageService, SimBackend};
+    use sysadm_proto::IocageRequest;
+    let service = IocageService::new(Arc::new(SimBackend::in_memory()));
+    let caller = Caller {
+        user: "admin".into(),
+        peer: None,
+    };
+    for index in 0..JAILS {
+        let args = json!({"action": "createjail", "props": format!("tag=jail{index} release=10.2-RELEASE")});
+        service
+            .handle(IocageRequest::from_args(&args)?, &caller)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error:?}"))?;
+    }
+    let args = json!({"action": "listjails"});
+    let rounds = 2000u32;
+    let time = |label: &str, started: Instant| {
+        let each = started.elapsed() / rounds;
+        println!(
+            "{}",
+            json!({"bench": "layers", "layer": label, "micros_each": each.as_secs_f64() * 1e6})
+        );
+    };
+    let started = Instant::now();
+    for _ in 0..rounds {
+        let reply = service
+            .handle(IocageRequest::from_args(&args)?, &caller)
+            .await;
+        std::hint::black_box(reply.map_err(|error| anyhow::anyhow!("{error:?}"))?);
+    }
+    time("service", started);
+    let reply = service
+        .handle(IocageRequest::from_args(&args)?, &caller)
+        .await
+        .map_err(|error| anyhow::anyhow!("{error:?}"))?;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(serde_json::to_value(&reply)?);
+    }
+    time("to_value", started);
+    let value = serde_json::to_value(&reply)?;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(serde_json::to_vec(&json!({"args": &value}))?);
+    }
+    time("value_to_bytes", started);
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(serde_json::to_vec(&reply)?);
+    }
+    time("direct_to_bytes", started);
     Ok(())
 }
