@@ -82,7 +82,10 @@ impl From<BackendError> for ServiceError {
 }
 
 type Reply = Result<IocageResponse, ServiceError>;
-type SharedReply = Shared<BoxFuture<'static, Reply>>;
+/// Shared behind an `Arc`: a shared future hands each waiter a clone of its
+/// output, and cloning a large reply (a `listjails` of many jails) for every
+/// read cost more than the read.
+type SharedReply = Shared<BoxFuture<'static, Arc<Reply>>>;
 
 /// Maps requests onto a [`Backend`]. Cheap to clone: clones share the
 /// backend, the locks and the reads in flight.
@@ -163,13 +166,13 @@ impl IocageService {
                         reply
                     });
                     let shared = async move {
-                        task.await.unwrap_or_else(|error| {
+                        Arc::new(task.await.unwrap_or_else(|error| {
                             tracing::error!(%error, "iocage read task failed");
                             Err(ServiceError::new(
                                 ErrorCode::Internal,
                                 "the request failed unexpectedly",
                             ))
-                        })
+                        }))
                     }
                     .boxed()
                     .shared();
@@ -178,7 +181,9 @@ impl IocageService {
                 }
             }
         };
-        shared.await
+        let reply = shared.await;
+        // The last waiter takes the reply; only waiters sharing it clone.
+        Arc::try_unwrap(reply).unwrap_or_else(|shared| (*shared).clone())
     }
 }
 
