@@ -28,6 +28,9 @@ use crate::app::{ApiError, App, Peer, Transport};
 /// How long to wait for the client's reply to our close frame.
 const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(2);
 
+/// Bytes read from the socket at a time, per WebSocket connection.
+const READ_BUFFER: usize = 8 * 1024;
+
 const SHUTTING_DOWN: &str = "server shutting down";
 const BLOCKED: &str = "address blocked after repeated failed logins";
 const TOO_SLOW: &str = "too slow: the event queue overflowed";
@@ -39,7 +42,11 @@ pub(crate) async fn serve(
     _slot: crate::server::ConnectionSlot,
 ) {
     let limit = app.limits.max_body_bytes;
+    // tungstenite reads into a buffer of this size per connection (128 KiB by
+    // default); most messages are small, and an idle connection should cost
+    // little. Larger messages still arrive whole, in several reads.
     let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit));
     let socket =

@@ -5,7 +5,7 @@
 //! ```toml
 //! [users.admin]
 //! role = "admin"
-//! hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
+//! hash = "$argon2id$v=19$m=7168,t=5,p=1$..."
 //! ```
 
 use std::collections::BTreeMap;
