@@ -13,6 +13,10 @@
 //!   the same size.
 //! - `memory SYSADMD_BINARY`: resident size of the daemon idle, and with 1,000
 //!   authenticated idle WebSocket connections.
+//! - `coalesce FAKE_IOCAGE`: 200 concurrent `listjails` through the CLI
+//!   backend, with the fake iocage taking 50 ms per `list`: how many iocage
+//!   processes ran, and the latency percentiles.
+//! - `layers`: where one `listjails` spends its time.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -52,7 +56,10 @@ async fn main() -> Result<()> {
         ["ws", seconds] => ws(Duration::from_secs_f64(seconds.parse()?)).await,
         ["memory", binary] => memory(binary).await,
         ["layers"] => layers().await,
-        _ => bail!("usage: sysadmd-bench rest SECONDS | ws SECONDS | memory SYSADMD_BINARY"),
+        ["coalesce", fake] => coalesce(fake).await,
+        _ => bail!(
+            "usage: sysadmd-bench rest SECONDS | ws SECONDS | memory SYSADMD_BINARY | layers | coalesce FAKE_IOCAGE"
+        ),
     }
 }
 
@@ -551,5 +558,73 @@ async fn layers() -> Result<()> {
         std::hint::black_box(serde_json::to_vec(&reply)?);
     }
     time("direct_to_bytes", started);
+    Ok(())
+}
+
+/// 200 concurrent identical reads through the CLI backend and a slow fake iocage.
+async fn coalesce(fake: &str) -> Result<()> {
+    use iocage_service::{Caller, CliBackend, Flavour, IocageService, Runner};
+    use sysadm_proto::IocageRequest;
+    const READS: usize = 200;
+    let host = tempfile::tempdir()?;
+    let log = host.path().join("argv.log");
+    let runner = Runner::new(fake)
+        .timeout(Duration::from_secs(30))
+        .env("FAKE_IOCAGE_STATE", host.path().join("state.json"))
+        .env("FAKE_IOCAGE_LOG", &log)
+        .env("FAKE_IOCAGE_FAULT", "slow")
+        .env("FAKE_IOCAGE_FAULT_ON", "list")
+        .env("FAKE_IOCAGE_DELAY_MS", "50");
+    let service = IocageService::new(Arc::new(CliBackend::new(runner, Some(Flavour::Legacy))));
+    let caller = Caller {
+        user: "admin".into(),
+        peer: None,
+    };
+    for index in 0..10 {
+        let args = json!({"action": "createjail", "props": format!("tag=jail{index} release=10.2-RELEASE")});
+        service
+            .handle(IocageRequest::from_args(&args)?, &caller)
+            .await
+            .map_err(|error| anyhow::anyhow!("seeding: {error:?}"))?;
+    }
+    let before = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    let request = IocageRequest::from_args(&json!({"action": "listjails"}))?;
+    let barrier = Arc::new(tokio::sync::Barrier::new(READS));
+    let mut tasks = Vec::new();
+    for _ in 0..READS {
+        let (service, caller, request, barrier) = (
+            service.clone(),
+            caller.clone(),
+            request.clone(),
+            barrier.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let started = Instant::now();
+            let reply = service.handle(request, &caller).await;
+            (started.elapsed(), reply.is_ok())
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        let (elapsed, ok) = task.await?;
+        if !ok {
+            bail!("a listjails failed");
+        }
+        latencies.push(elapsed);
+    }
+    latencies.sort();
+    let runs = std::fs::read_to_string(&log)?.lines().skip(before).count();
+    let percentile = |p: usize| {
+        latencies[(latencies.len() * p / 100).min(latencies.len() - 1)].as_secs_f64() * 1e3
+    };
+    println!(
+        "{}",
+        json!({"bench": "coalesce", "reads": READS, "iocage_processes": runs, "target_processes": 3,
+               "p50_ms": percentile(50), "p99_ms": percentile(99), "fake_delay_ms": 50})
+    );
     Ok(())
 }
