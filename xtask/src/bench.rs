@@ -171,7 +171,8 @@ const NOTES: &str = "\
 **not met**. What is left in the profile is spread thin: allocation and JSON string escaping to build and serialize the
 100-jail reply (which the fixed-body baselines skip), and the task each coalesced read runs in. Next steps, not taken:
 serialize `JailInfo` straight to the wire without the intermediate map; cache the serialized `listjails` per
-host generation on the simulated host.
+host generation on the simulated host. Serializing the 12 KB reply alone takes about 14 us (`layers`), about what the
+baseline spends on a whole request, so 0.5 is out of reach without caching serialized replies.
 ";
 
 struct Row {
