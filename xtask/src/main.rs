@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod fixtures;
+mod fuzz;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -18,6 +19,7 @@ tasks:
   ci         cargo fmt --check, cargo clippy -D warnings, and the whole test suite
   fixtures   regenerate fixtures/api/ from the API documents in ../shared/spec
   bench      benchmarks against baselines in the same run; writes BENCHMARKS.md
+  fuzz       [--seconds N] [TARGET...] the cargo-fuzz targets of fuzz/, N seconds each
 ";
 
 fn main() -> Result<()> {
@@ -26,6 +28,10 @@ fn main() -> Result<()> {
         Some("ci") => ci(),
         Some("fixtures") => fixtures::regenerate(&workspace_root()),
         Some("bench") => bench::bench(&workspace_root()),
+        Some("fuzz") => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            fuzz::fuzz(&workspace_root(), &args)
+        }
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -57,6 +63,15 @@ fn ci() -> Result<()> {
             "-D",
             "warnings",
         ],
+    )?;
+    // The fuzz targets are their own workspace (libFuzzer is not needed to
+    // check them): keep them formatted and compiling.
+    let fuzz = ["--manifest-path", "fuzz/Cargo.toml"];
+    run(&root, "cargo", &[&["fmt", "--check"][..], &fuzz].concat())?;
+    run(
+        &root,
+        "cargo",
+        &[&["clippy"][..], &fuzz, &["--bins", "--", "-D", "warnings"]].concat(),
     )?;
     run(&root, "cargo", &["test", "--workspace", "--all-targets"])?;
     // Doc tests are not part of --all-targets.
