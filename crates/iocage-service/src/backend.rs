@@ -106,6 +106,19 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     async fn releases(&self) -> BackendResult<Releases>;
     /// The remote plugin index.
     async fn plugins(&self) -> BackendResult<Vec<PluginInfo>>;
+
+    /// A number that changes whenever anything a read returns may have
+    /// changed, or `None` when the backend cannot know (a real host changes
+    /// by itself: jails stop, datasets fill up). With `Some`, the service
+    /// may answer a read again from its serialized reply while the number
+    /// stays the same.
+    ///
+    /// The contract: a change takes the number to a value it never had
+    /// before *before* it alters anything a read can see, and a read sees
+    /// either all of a change or none of it.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //!
 //! [`IocageService`] validates a decoded request (every string argument,
 //! before any backend call), serialises conflicting work, coalesces identical
-//! reads, and calls an async [`Backend`]. [`SimBackend`] is a simulated host
+//! reads, and calls an async [`Backend`]. [`IocageService::handle_json`]
+//! answers repeated reads of an unchanged host from their serialized reply. [`SimBackend`] is a simulated host
 //! that persists its state in a file (the default when iocage is absent); the
 //! real backend runs iocage through `iocage-cli`.
 //!
@@ -11,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod cache;
 mod cli;
 mod model;
 pub mod properties;

@@ -8,14 +8,17 @@
 //! else shares it. Changes to one jail (start, stop, cap, exec, clone of it,
 //! destroy) also take that jail's lock, keyed by UUID so that a tag and its
 //! UUID serialise together; creating or cloning with a tag takes a lock named
-//! by that tag. Identical reads in flight share one backend call.
+//! by that tag. Identical reads in flight share one backend call, if the
+//! one in flight started after the last change finished.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
+use serde_json::value::RawValue;
 use sysadm_proto::{
     ActivatePoolResult, ActivePool, CloneJailResult, CreateJailResult, CreateSuccess, Created,
     DefaultSettings, DestroyJailResult, DfRow, DfTable, ErrorArgs, ErrorCode, ExecJailResult,
@@ -25,6 +28,7 @@ use sysadm_proto::{
 use tokio::sync::RwLock;
 
 use crate::backend::{Backend, BackendError};
+use crate::cache::ReplyCache;
 use crate::model::{CleanTarget, JailInfo, StateChange};
 use crate::validate::{self, PropUse};
 
@@ -85,7 +89,8 @@ type Reply = Result<IocageResponse, ServiceError>;
 /// Shared behind an `Arc`: a shared future hands each waiter a clone of its
 /// output, and cloning a large reply (a `listjails` of many jails) for every
 /// read cost more than the read.
-type SharedReply = Shared<BoxFuture<'static, Arc<Reply>>>;
+/// With the backend generation the read saw throughout, if any.
+type SharedReply = Shared<BoxFuture<'static, Arc<(Reply, Option<u64>)>>>;
 
 /// Maps requests onto a [`Backend`]. Cheap to clone: clones share the
 /// backend, the locks and the reads in flight.
@@ -101,8 +106,13 @@ struct Inner {
     host: RwLock<()>,
     /// One lock per jail UUID that someone holds or waits for.
     jails: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Reads in flight, keyed by the request's canonical `args`.
+    /// Reads in flight, keyed by `changes_done` when they started and the
+    /// request's canonical `args`.
     in_flight: Mutex<HashMap<String, SharedReply>>,
+    /// Changes finished so far.
+    changes_done: AtomicU64,
+    /// Serialized replies of the backend's current generation.
+    cache: ReplyCache,
 }
 
 impl IocageService {
@@ -114,6 +124,8 @@ impl IocageService {
                 host: RwLock::new(()),
                 jails: Mutex::new(HashMap::new()),
                 in_flight: Mutex::new(HashMap::new()),
+                changes_done: AtomicU64::new(0),
+                cache: ReplyCache::default(),
             }),
         }
     }
@@ -123,14 +135,61 @@ impl IocageService {
     /// Errors: 400 for an invalid argument (before any backend call), and the
     /// backend's 404/409/400/502/503/504/501.
     pub async fn handle(&self, request: IocageRequest, caller: &Caller) -> Reply {
+        self.answer(request, caller).await.0
+    }
+
+    /// [`handle`](IocageService::handle), with the response serialized as
+    /// the JSON of its `args`.
+    ///
+    /// While the backend reports the same [`Backend::generation`], a read
+    /// that was answered before is answered again from its serialized reply,
+    /// with no backend call. Backends without a generation (the real iocage)
+    /// are asked every time.
+    pub async fn handle_json(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+    ) -> Result<Arc<RawValue>, ServiceError> {
+        if request.changes_host() {
+            return self
+                .handle(request, caller)
+                .await
+                .map(|reply| serialize(&reply));
+        }
+        let Some(generation) = self.inner.backend.generation() else {
+            return self
+                .handle(request, caller)
+                .await
+                .map(|reply| serialize(&reply));
+        };
+        // Only valid requests are ever kept, so a hit needs no validation.
+        let key = request.to_args().to_string();
+        if let Some(reply) = self.inner.cache.get(generation, &key) {
+            tracing::debug!(user = %caller.user, peer = ?caller.peer, action = %request.action(), "iocage request answered from the reply cache");
+            return Ok(reply);
+        }
+        let (reply, read_in) = self.answer(request, caller).await;
+        let reply = serialize(&reply?);
+        // Kept under the generation the read itself saw from start to end,
+        // which may be newer than the one looked up above.
+        if let Some(read_in) = read_in {
+            self.inner.cache.put(read_in, key, reply.clone());
+        }
+        Ok(reply)
+    }
+
+    /// Validates, logs and answers; for a read, also the backend generation
+    /// it was read in, if the backend has one and it held for the whole read.
+    async fn answer(&self, request: IocageRequest, caller: &Caller) -> (Reply, Option<u64>) {
         let action = request.action();
         if let Err(error) = validate_request(&request) {
             tracing::debug!(user = %caller.user, %action, %error, "iocage request refused");
-            return Err(error);
+            return (Err(error), None);
         }
         tracing::debug!(user = %caller.user, peer = ?caller.peer, %action, "iocage request");
-        let reply = if request.changes_host() {
-            self.inner.clone().change(request).await
+        let (reply, read_in) = if request.changes_host() {
+            let _done = ChangeDone(&self.inner.changes_done);
+            (self.inner.clone().change(request).await, None)
         } else {
             self.shared_read(request).await
         };
@@ -141,14 +200,16 @@ impl IocageService {
                 tracing::debug!(user = %caller.user, %action, %error, "iocage request refused");
             }
         }
-        reply
+        (reply, read_in)
     }
 
-    /// Runs a read, or joins an identical one in flight. The work runs in
-    /// its own task, so it finishes (and leaves the table) even when every
-    /// caller has gone away.
-    async fn shared_read(&self, request: IocageRequest) -> Reply {
-        let key = request.to_args().to_string();
+    /// Runs a read, or joins an identical one in flight that started after
+    /// the last change finished (so a read never misses a change that was
+    /// answered before it was asked). The work runs in its own task, so it
+    /// finishes (and leaves the table) even when every caller has gone away.
+    async fn shared_read(&self, request: IocageRequest) -> (Reply, Option<u64>) {
+        let changes_done = self.inner.changes_done.load(Ordering::SeqCst);
+        let key = format!("{changes_done} {}", request.to_args());
         let shared = {
             let mut in_flight = self.inner.in_flight.lock().expect("in-flight table");
             match in_flight.get(&key) {
@@ -157,21 +218,24 @@ impl IocageService {
                     let inner = self.inner.clone();
                     let task_key = key.clone();
                     let task = tokio::spawn(async move {
+                        let before = inner.backend.generation();
                         let reply = inner.clone().read(request).await;
+                        let read_in = before.filter(|_| inner.backend.generation() == before);
                         inner
                             .in_flight
                             .lock()
                             .expect("in-flight table")
                             .remove(&task_key);
-                        reply
+                        (reply, read_in)
                     });
                     let shared = async move {
                         Arc::new(task.await.unwrap_or_else(|error| {
                             tracing::error!(%error, "iocage read task failed");
-                            Err(ServiceError::new(
+                            let error = ServiceError::new(
                                 ErrorCode::Internal,
                                 "the request failed unexpectedly",
-                            ))
+                            );
+                            (Err(error), None)
                         }))
                     }
                     .boxed()
@@ -185,6 +249,20 @@ impl IocageService {
         // The last waiter takes the reply; only waiters sharing it clone.
         Arc::try_unwrap(reply).unwrap_or_else(|shared| (*shared).clone())
     }
+}
+
+/// Counts a change as done when it ends, however it ends (also when its
+/// caller stops waiting halfway).
+struct ChangeDone<'a>(&'a AtomicU64);
+
+impl Drop for ChangeDone<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn serialize(response: &IocageResponse) -> Arc<RawValue> {
+    Arc::from(serde_json::value::to_raw_value(response).expect("wire types always serialize"))
 }
 
 /// Checks every string argument; no backend call happens on failure.

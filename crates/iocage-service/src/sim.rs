@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -152,6 +153,10 @@ fn defaults() -> &'static BTreeMap<String, String> {
 pub struct SimBackend {
     file: Option<PathBuf>,
     host: Mutex<Host>,
+    /// Counts calls to [`SimBackend::change`]; see [`Backend::generation`].
+    generation: AtomicU64,
+    /// Whether [`Backend::generation`] reports it.
+    report_generation: bool,
     delay: Duration,
 }
 
@@ -176,6 +181,8 @@ impl SimBackend {
         Ok(SimBackend {
             file: Some(file),
             host: Mutex::new(host),
+            generation: AtomicU64::new(0),
+            report_generation: true,
             delay: Duration::ZERO,
         })
     }
@@ -185,6 +192,8 @@ impl SimBackend {
         SimBackend {
             file: None,
             host: Mutex::new(Host::fresh()),
+            generation: AtomicU64::new(0),
+            report_generation: true,
             delay: Duration::ZERO,
         }
     }
@@ -192,6 +201,13 @@ impl SimBackend {
     /// Makes every operation take at least `delay`, to simulate slow work.
     pub fn with_delay(mut self, delay: Duration) -> SimBackend {
         self.delay = delay;
+        self
+    }
+
+    /// Reports no [`Backend::generation`], as a real host does, so that the
+    /// service computes every read: for measuring and testing that path.
+    pub fn without_generation(mut self) -> SimBackend {
+        self.report_generation = false;
         self
     }
 
@@ -214,6 +230,10 @@ impl SimBackend {
     /// Changes the host and persists it; if the write fails the change is undone.
     fn change<T>(&self, change: impl FnOnce(&mut Host) -> BackendResult<T>) -> BackendResult<T> {
         let mut host = self.host.lock().expect("simulated host");
+        // Under the lock and before anything moves: a read that saw the old
+        // number and then takes the lock sees the new state (and a new number
+        // after it), so it is never kept as the old generation's answer.
+        self.generation.fetch_add(1, Ordering::SeqCst);
         let before = host.clone();
         let result = change(&mut host)?;
         if let Some(file) = &self.file
@@ -795,6 +815,11 @@ impl Backend for SimBackend {
                 remote,
             })
         })
+    }
+
+    fn generation(&self) -> Option<u64> {
+        self.report_generation
+            .then(|| self.generation.load(Ordering::SeqCst))
     }
 
     async fn plugins(&self) -> BackendResult<Vec<PluginInfo>> {

@@ -52,15 +52,30 @@ async fn main() -> Result<()> {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["rest", seconds] => rest(Duration::from_secs_f64(seconds.parse()?)).await,
-        ["ws", seconds] => ws(Duration::from_secs_f64(seconds.parse()?)).await,
+        ["rest", seconds] => rest(Duration::from_secs_f64(seconds.parse()?), Cache::On).await,
+        ["rest", seconds, "uncached"] => {
+            rest(Duration::from_secs_f64(seconds.parse()?), Cache::Off).await
+        }
+        ["ws", seconds] => ws(Duration::from_secs_f64(seconds.parse()?), Cache::On).await,
+        ["ws", seconds, "uncached"] => {
+            ws(Duration::from_secs_f64(seconds.parse()?), Cache::Off).await
+        }
         ["memory", binary] => memory(binary).await,
         ["layers"] => layers().await,
         ["coalesce", fake] => coalesce(fake).await,
         _ => bail!(
-            "usage: sysadmd-bench rest SECONDS | ws SECONDS | memory SYSADMD_BINARY | layers | coalesce FAKE_IOCAGE"
+            "usage: sysadmd-bench rest SECONDS [uncached] | ws SECONDS [uncached] | memory SYSADMD_BINARY | layers | coalesce FAKE_IOCAGE"
         ),
     }
+}
+
+/// Whether the service may answer repeated reads from their serialized
+/// reply (it does on the simulated host), or computes each one (as it must
+/// on a real host, which changes by itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cache {
+    On,
+    Off,
 }
 
 /// An in-process sysadmd on the in-memory simulated host, plaintext, port 0.
@@ -71,7 +86,7 @@ struct Daemon {
     _state: tempfile::TempDir,
 }
 
-async fn start_sysadmd() -> Result<Daemon> {
+async fn start_sysadmd(cache: Cache) -> Result<Daemon> {
     let state = tempfile::tempdir()?;
     let args = sysadmd::ServeArgs {
         listen: vec!["127.0.0.1:0".parse()?],
@@ -82,7 +97,10 @@ async fn start_sysadmd() -> Result<Daemon> {
     let mut config = sysadmd::Config::resolve(&args)?;
     config.limits.max_connections = 4 * IDLE_CONNECTIONS;
     let options = sysadmd::StartOptions {
-        backend: Some(Arc::new(iocage_service::SimBackend::in_memory())),
+        backend: Some(Arc::new(match cache {
+            Cache::On => iocage_service::SimBackend::in_memory(),
+            Cache::Off => iocage_service::SimBackend::in_memory().without_generation(),
+        })),
         admin_password: Some(PASSWORD.to_owned()),
     };
     let started = sysadmd::start(&config, options).await?;
@@ -218,8 +236,8 @@ async fn rest_load(addr: SocketAddr, connections: usize, duration: Duration) -> 
     Ok(done.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64())
 }
 
-async fn rest(duration: Duration) -> Result<()> {
-    let daemon = start_sysadmd().await?;
+async fn rest(duration: Duration, cache: Cache) -> Result<()> {
+    let daemon = start_sysadmd(cache).await?;
     let mut sender = connect_http(daemon.addr).await?;
     let (_, body) = put(&mut sender, &basic(), r#"{"action": "listjails"}"#).await?;
     let listed = serde_json::from_slice::<Value>(&body)?["args"]["listjails"]
@@ -240,6 +258,7 @@ async fn rest(duration: Duration) -> Result<()> {
         "{}",
         json!({
             "bench": "rest", "connections": REST_CONNECTIONS, "body_bytes": body.len(),
+            "cached": cache == Cache::On,
             "sysadmd_per_sec": sysadmd_rps, "baseline_per_sec": baseline_rps,
             "ratio": sysadmd_rps / baseline_rps, "target": 0.5,
         })
@@ -393,8 +412,8 @@ async fn baseline_ws(reply: String) -> Result<(SocketAddr, tokio::task::JoinHand
     Ok((addr, task))
 }
 
-async fn ws(duration: Duration) -> Result<()> {
-    let daemon = start_sysadmd().await?;
+async fn ws(duration: Duration, cache: Cache) -> Result<()> {
+    let daemon = start_sysadmd(cache).await?;
     let token = login_token(daemon.addr).await?;
     let mut probe = ws_session(daemon.addr, &token).await?;
     probe.send(listjails(0)).await?;
@@ -428,7 +447,7 @@ async fn ws(duration: Duration) -> Result<()> {
             "{}",
             json!({
                 "bench": "ws", "connections": connections, "in_flight": in_flight,
-                "reply_bytes": reply.len(),
+                "reply_bytes": reply.len(), "cached": cache == Cache::On,
                 "sysadmd_per_sec": sysadmd_rate, "baseline_per_sec": baseline_rate,
                 "ratio": sysadmd_rate / baseline_rate, "target": 0.5,
             })

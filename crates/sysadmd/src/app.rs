@@ -385,35 +385,33 @@ impl App {
             user: principal.user.clone(),
             peer: Some(peer.addr),
         };
-        let response = if request.changes_host() {
-            // A job runs in its own task: a client that goes away must not
-            // abandon a change halfway.
-            let app = self.clone();
-            let job = self.tracker.spawn(async move {
-                let work = app.service.handle(request.clone(), &caller);
-                app.jobs.run(&caller, &request, work).await
-            });
-            job.await.map_err(|error| {
-                tracing::error!(%error, "job task failed");
-                ApiError::new(ErrorCode::Internal, "job task failed")
-            })?
-        } else {
-            self.service.handle(request, &caller).await
-        };
-        match response {
-            Ok(response) => Ok(to_value(&response)),
-            Err(error) => Err(ApiError::from(error)),
+        if !request.changes_host() {
+            // Reads of an unchanged simulated host come back already serialized.
+            return Ok(self.service.handle_json(request, &caller).await?);
         }
+        // A job runs in its own task: a client that goes away must not
+        // abandon a change halfway.
+        let app = self.clone();
+        let job = self.tracker.spawn(async move {
+            let work = app.service.handle(request.clone(), &caller);
+            app.jobs.run(&caller, &request, work).await
+        });
+        let response = job.await.map_err(|error| {
+            tracing::error!(%error, "job task failed");
+            ApiError::new(ErrorCode::Internal, "job task failed")
+        })?;
+        Ok(to_value(&response?))
     }
 }
 
 /// A result's `args`, serialized once: replies are written straight into the
 /// envelope, never built as a `Value` tree first (that tripled the cost of a
-/// large `listjails`).
-pub(crate) type Reply = Box<RawValue>;
+/// large `listjails`). Shared, because the service keeps the replies of
+/// reads for as long as the host does not change.
+pub(crate) type Reply = Arc<RawValue>;
 
 fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Reply {
-    serde_json::value::to_raw_value(value).expect("wire types always serialize")
+    Arc::from(serde_json::value::to_raw_value(value).expect("wire types always serialize"))
 }
 
 /// The host's name, for `rpc/identify`.

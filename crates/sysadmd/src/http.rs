@@ -39,7 +39,7 @@ pub(crate) async fn handle(
         return Ok(response);
     }
     Ok(match rest(&app, addr, request).await {
-        Ok(args) => json_response(StatusCode::OK, &RestBody { args }),
+        Ok(args) => json_response(StatusCode::OK, &RestBody { args: &*args }),
         Err(error) => error_response(&error),
     })
 }

@@ -243,7 +243,7 @@ async fn answer(app: &Arc<App>, peer: &Peer, text: &str) -> (String, bool) {
         .await
     {
         Ok(args) => {
-            let reply = serde_json::to_string(&Response::new(namespace, id, args));
+            let reply = serde_json::to_string(&Response::new(namespace, id, &*args));
             (reply.expect("serializes"), false)
         }
         Err(error) => error_reply(&namespace, id, &error),

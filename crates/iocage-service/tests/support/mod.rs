@@ -62,6 +62,8 @@ struct Activity {
 pub struct Recorder {
     inner: SimBackend,
     delay: Duration,
+    /// How long a read waits after reading the host before it answers.
+    read_tail: Mutex<Duration>,
     calls: Mutex<Vec<String>>,
     activity: Mutex<Activity>,
 }
@@ -77,12 +79,24 @@ enum Kind {
 impl Recorder {
     /// A recorder over a fresh in-memory host; every call takes `delay`.
     pub fn new(delay: Duration) -> Arc<Recorder> {
+        Recorder::over(SimBackend::in_memory(), delay)
+    }
+
+    /// A recorder over `host`; every call takes `delay`.
+    pub fn over(host: SimBackend, delay: Duration) -> Arc<Recorder> {
         Arc::new(Recorder {
-            inner: SimBackend::in_memory(),
+            inner: host,
             delay,
+            read_tail: Mutex::new(Duration::ZERO),
             calls: Mutex::new(Vec::new()),
             activity: Mutex::new(Activity::default()),
         })
+    }
+
+    /// Reads that start from now on read the host at once and answer
+    /// `tail` later, like an iocage that is slow to print what it read.
+    pub fn set_read_tail(&self, tail: Duration) {
+        *self.read_tail.lock().unwrap() = tail;
     }
 
     /// Every call so far, by operation name.
@@ -144,8 +158,12 @@ impl Recorder {
                 activity.max_per_jail = activity.max_per_jail.max(running);
             }
         }
+        let tail = *self.read_tail.lock().unwrap();
         tokio::time::sleep(self.delay).await;
         let result = work.await;
+        if kind == Kind::Read {
+            tokio::time::sleep(tail).await;
+        }
         let mut activity = self.activity.lock().unwrap();
         activity.total -= 1;
         if kind == Kind::Exclusive {
@@ -236,5 +254,8 @@ impl Backend for Recorder {
     async fn plugins(&self) -> BackendResult<Vec<PluginInfo>> {
         self.run("plugins", Kind::Read, None, self.inner.plugins())
             .await
+    }
+    fn generation(&self) -> Option<u64> {
+        self.inner.generation()
     }
 }
