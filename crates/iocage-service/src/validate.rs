@@ -9,6 +9,8 @@
 
 use std::collections::BTreeSet;
 
+use sysadm_proto::shown;
+
 use crate::ServiceError;
 use crate::properties;
 
@@ -18,32 +20,6 @@ pub const MAX_NAME: usize = 128;
 pub const MAX_VALUE: usize = 1024;
 /// The longest `command` or `props` accepted, in bytes.
 pub const MAX_COMMAND: usize = 64 * 1024;
-
-/// How much of a bad value an error message repeats.
-const SHOWN_CHARS: usize = 64;
-
-/// A value as shown in an error message: quoted, control characters and
-/// non-ASCII escaped (so a Cyrillic look-alike is visible as `\u{430}`),
-/// long values cut with their length given.
-pub(crate) fn shown(value: &str) -> String {
-    let count = value.chars().count();
-    let escaped: String = value
-        .chars()
-        .take(SHOWN_CHARS)
-        .map(|c| {
-            if c.is_ascii() && !c.is_ascii_control() {
-                c.to_string()
-            } else {
-                c.escape_default().to_string()
-            }
-        })
-        .collect();
-    if count > SHOWN_CHARS {
-        format!("'{escaped}...' ({count} characters)")
-    } else {
-        format!("'{escaped}'")
-    }
-}
 
 fn bad(action: &str, what: &str, value: &str, accepted: &str) -> ServiceError {
     ServiceError::bad_request(format!(
@@ -414,16 +390,6 @@ fn shell_operator(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shown_escapes_and_truncates() {
-        assert_eq!(shown("a\nb"), "'a\\nb'");
-        assert_eq!(shown("t\u{430}g"), "'t\\u{430}g'");
-        let long = "x".repeat(10_000);
-        let text = shown(&long);
-        assert!(text.len() < 100, "{text}");
-        assert!(text.ends_with("(10000 characters)"));
-    }
 
     #[test]
     fn quoted_props_keep_spaces() {

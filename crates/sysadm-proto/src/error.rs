@@ -200,7 +200,7 @@ pub enum ArgsError {
         valid: String,
     },
     /// The action is not one this class knows.
-    #[error("unknown action '{action}'; valid actions: {valid}")]
+    #[error("unknown action {}; valid actions: {valid}", shown(.action))]
     UnknownAction {
         /// The action as sent.
         action: String,
@@ -228,7 +228,7 @@ pub enum ArgsError {
         found: &'static str,
     },
     /// An argument has a value outside the accepted set.
-    #[error("{action}: invalid {argument} '{value}': {accepted}")]
+    #[error("{action}: invalid {argument} {}: {accepted}", shown(.value))]
     InvalidValue {
         /// The action (or request name).
         action: &'static str,
@@ -247,4 +247,72 @@ pub enum ArgsError {
         /// Which arguments clash, and why.
         reason: &'static str,
     },
+}
+
+/// How much of a bad value an error message repeats.
+const SHOWN_CHARS: usize = 64;
+
+/// A client's value as an error message repeats it: quoted, control
+/// characters and non-ASCII escaped (so a Cyrillic look-alike shows as
+/// `\u{430}` and a newline cannot forge a log line), and cut after 64
+/// characters with the length given.
+pub fn shown(value: &str) -> String {
+    let count = value.chars().count();
+    let escaped: String = value
+        .chars()
+        .take(SHOWN_CHARS)
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c.to_string()
+            } else {
+                c.escape_default().to_string()
+            }
+        })
+        .collect();
+    if count > SHOWN_CHARS {
+        format!("'{escaped}...' ({count} characters)")
+    } else {
+        format!("'{escaped}'")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_escapes_and_truncates() {
+        assert_eq!(shown("a\nb"), "'a\\nb'");
+        assert_eq!(shown("t\u{430}g"), "'t\\u{430}g'");
+        let long = "x".repeat(10_000);
+        let text = shown(&long);
+        assert!(text.len() < 100, "{text}");
+        assert!(text.ends_with("(10000 characters)"));
+    }
+
+    #[test]
+    fn args_errors_repeat_values_escaped_and_short() {
+        let huge = format!("-x\n{}", "y".repeat(1 << 20));
+        let error = ArgsError::InvalidValue {
+            action: "createjail",
+            argument: "switches",
+            value: huge,
+            accepted: "'' or '-e'".to_owned(),
+        };
+        let text = error.to_string();
+        assert!(text.len() < 200, "{text}");
+        assert!(
+            text.starts_with("createjail: invalid switches '-x\\nyyy"),
+            "{text}"
+        );
+        assert!(text.ends_with("characters): '' or '-e'"), "{text}");
+        let error = ArgsError::UnknownAction {
+            action: "list\u{1b}[2Jjails".to_owned(),
+            valid: "listjails".to_owned(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "unknown action 'list\\u{1b}[2Jjails'; valid actions: listjails"
+        );
+    }
 }

@@ -38,7 +38,7 @@ pub use envelope::{
     ERROR_NAME, EVENTS_NAMESPACE, ErrorResponse, EventMessage, RESPONSE_NAME, Request, RequestId,
     Response, RestBody, ServerMessage,
 };
-pub use error::{ArgsError, EnvelopeError, ErrorArgs, ErrorCode};
+pub use error::{ArgsError, EnvelopeError, ErrorArgs, ErrorCode, shown};
 pub use events::{
     DispatcherEvent, EventKind, EventsRequest, JobOutcome, JobState, SubscriptionReply,
 };
