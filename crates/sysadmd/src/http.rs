@@ -3,9 +3,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -93,20 +94,16 @@ async fn rest(
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(too_large());
-    }
-    let body = Limited::new(request.into_body(), limit)
-        .collect()
-        .await
-        .map_err(|error| {
-            if error.is::<http_body_util::LengthLimitError>() {
-                too_large()
-            } else {
-                ApiError::new(ErrorCode::BadRequest, "the request body could not be read")
-            }
-        })?
-        .to_bytes();
+    let body = match read_body(request.into_body(), limit, declared).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return Err(too_large()),
+        Err(BodyError::Unreadable) => {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "the request body could not be read",
+            ));
+        }
+    };
     let args = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
@@ -117,6 +114,62 @@ async fn rest(
     let peer = Peer::new(addr, Transport::Rest, None);
     app.dispatch(&peer, &namespace, &name, args, authorization.as_deref())
         .await
+}
+
+/// The most bytes of a refused (too large) body read and dropped.
+const DISCARD_MAX_BYTES: u64 = 8 << 20;
+/// How long a refused body is read and dropped, at most.
+const DISCARD_TIME: Duration = Duration::from_secs(2);
+
+enum BodyError {
+    TooLarge,
+    Unreadable,
+}
+
+/// Reads a body of at most `limit` bytes.
+///
+/// A body over the limit is refused, but first what the client is still
+/// sending is read and dropped (up to 8 MiB, for up to 2 s): answering with
+/// input unread makes the kernel reset the connection, and the reset can
+/// destroy the 413 on its way to the client (an HTTP server's "lingering
+/// close"). A body declared larger than that is refused at once.
+async fn read_body(
+    mut body: Incoming,
+    limit: usize,
+    declared: Option<u64>,
+) -> Result<Bytes, BodyError> {
+    if let Some(length) = declared.filter(|&length| length > limit as u64) {
+        if length <= DISCARD_MAX_BYTES {
+            discard(&mut body).await;
+        }
+        return Err(BodyError::TooLarge);
+    }
+    let mut collected = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyError::Unreadable)?;
+        if let Ok(data) = frame.into_data() {
+            if collected.len() + data.len() > limit {
+                discard(&mut body).await;
+                return Err(BodyError::TooLarge);
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(collected))
+}
+
+/// Reads and drops the rest of a refused body, bounded in bytes and time.
+async fn discard(body: &mut Incoming) {
+    let _ = tokio::time::timeout(DISCARD_TIME, async {
+        let mut read = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, |data| data.len() as u64);
+            if read > DISCARD_MAX_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// `/<namespace>/<name>`, exactly two non-empty segments.

@@ -85,6 +85,7 @@ pub(crate) async fn serve(
             }
         }
         let _ = sink.close().await;
+        sink
     });
 
     let (subscriber, mut inbox) = app.events.register(app.limits.event_queue);
@@ -109,6 +110,8 @@ pub(crate) async fn serve(
     let auth_deadline = tokio::time::sleep(Duration::from_secs(app.limits.ws_auth_timeout_secs));
     tokio::pin!(auth_deadline);
 
+    // Set when the client may still be sending a message we refused to read.
+    let mut unread_input = false;
     let close: Option<(CloseCode, &str)> = loop {
         // Waiting for a permit must still notice the reasons to close: a client
         // that does not read holds every permit with replies it never takes.
@@ -145,6 +148,7 @@ pub(crate) async fn serve(
                 );
                 let reply = ErrorResponse::new("error", RequestId::default(), error.to_args());
                 let _ = outbox.send(json_message(&reply)).await;
+                unread_input = true;
                 break Some((CloseCode::Size, "message too large"));
             }
             Ok(Some(Err(error))) => {
@@ -219,7 +223,33 @@ pub(crate) async fn serve(
     }
     forwarder.abort();
     drop(outbox);
-    let _ = writer.await;
+    let sink = writer.await;
+    if unread_input
+        && let Ok(sink) = sink
+        && let Ok(mut socket) = stream.reunite(sink)
+    {
+        discard_input(socket.get_mut(), 2 * limit).await;
+    }
+}
+
+/// Reads and drops what a client still sends after we closed on it, for a
+/// short while and up to `max_bytes`. Closing a socket with input unread
+/// makes the kernel reset the connection, and a reset can destroy the 413
+/// and the close frame still on their way to the client (an HTTP server's
+/// "lingering close").
+async fn discard_input<S: tokio::io::AsyncRead + Unpin>(io: &mut S, max_bytes: usize) {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = vec![0; READ_BUFFER];
+    let mut left = max_bytes;
+    let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, async {
+        while left > 0 {
+            match io.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => left = left.saturating_sub(read),
+            }
+        }
+    })
+    .await;
 }
 
 /// Answers one text message with a response or error envelope, and
