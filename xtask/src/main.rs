@@ -1,7 +1,8 @@
 //! Developer tasks for the workspace, run as `cargo xtask <task>` (see `.cargo/config.toml`).
 //!
 //! Tasks are plain Rust so that they work the same on every machine and in CI,
-//! with no shell scripts and no tools beyond the Rust toolchain.
+//! with no shell scripts. `ci` and `bench` need only the Rust toolchain;
+//! `fuzz` also installs cargo-fuzz and builds libFuzzer with the C++ compiler.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -89,6 +89,7 @@ type Reply = Result<IocageResponse, ServiceError>;
 /// Shared behind an `Arc`: a shared future hands each waiter a clone of its
 /// output, and cloning a large reply (a `listjails` of many jails) for every
 /// read cost more than the read.
+///
 /// With the backend generation the read saw throughout, if any.
 type SharedReply = Shared<BoxFuture<'static, Arc<(Reply, Option<u64>)>>>;
 
@@ -150,13 +151,12 @@ impl IocageService {
         request: IocageRequest,
         caller: &Caller,
     ) -> Result<Arc<RawValue>, ServiceError> {
-        if request.changes_host() {
-            return self
-                .handle(request, caller)
-                .await
-                .map(|reply| serialize(&reply));
-        }
-        let Some(generation) = self.inner.backend.generation() else {
+        let generation = if request.changes_host() {
+            None
+        } else {
+            self.inner.backend.generation()
+        };
+        let Some(generation) = generation else {
             return self
                 .handle(request, caller)
                 .await
