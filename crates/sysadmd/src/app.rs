@@ -29,6 +29,8 @@ use crate::jobs::Jobs;
 pub(crate) struct ApiError {
     code: ErrorCode,
     details: Option<String>,
+    /// For a 429: seconds until the client may try again (`Retry-After`).
+    retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -36,7 +38,13 @@ impl ApiError {
         ApiError {
             code,
             details: Some(details.into()),
+            retry_after_secs: None,
         }
+    }
+
+    /// Seconds until a blocked client may try again, for a 429.
+    pub(crate) fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after_secs
     }
 
     pub(crate) fn code(&self) -> ErrorCode {
@@ -82,7 +90,13 @@ impl From<ServiceError> for ApiError {
 
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
-        ApiError::new(error.code(), error.details())
+        let mut api = ApiError::new(error.code(), error.details());
+        if let AuthError::Blocked { retry_after } = &error {
+            // Rounded up, so a client that waits this long is let in.
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            api.retry_after_secs = Some(secs.max(1));
+        }
+        api
     }
 }
 
@@ -190,6 +204,9 @@ impl App {
                 crate::auth::AuthAudit::Blocked { peer } => serde_json::json!({
                     "kind": "address_blocked", "time": time, "peer": peer.to_string(),
                 }),
+                crate::auth::AuthAudit::Unblocked { addresses, lifted } => serde_json::json!({
+                    "kind": "blocks_lifted", "time": time, "addresses": addresses, "lifted": lifted,
+                }),
             };
             app.jobs.audit().record(&record);
         });
@@ -274,7 +291,15 @@ impl App {
     ) -> Result<Principal, ApiError> {
         let ip = peer.addr.ip();
         match peer.transport {
-            Transport::Rest => Ok(self.auth.authorize_header(ip, authorization)?),
+            Transport::Rest => {
+                let principal = self.auth.authorize_header(ip, authorization)?;
+                // A REST peer is one request: remember who it is for the log line.
+                peer.set_login(Some(Login {
+                    principal: principal.clone(),
+                    token: None,
+                }));
+                Ok(principal)
+            }
             Transport::WebSocket => match peer.login() {
                 None => Err(ApiError::new(
                     ErrorCode::Unauthorized,

@@ -22,6 +22,7 @@ mod cmd;
 mod grants;
 mod hash;
 mod lockout;
+mod unblock;
 mod users;
 
 use std::net::IpAddr;
@@ -35,8 +36,9 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use sysadm_proto::ErrorCode;
 
-pub use cmd::{UserCommand, run_user_command, run_user_command_with};
+pub use cmd::{MIN_PASSWORD_CHARS, UserCommand, run_user_command, run_user_command_with};
 pub use hash::HashParams;
+pub use unblock::UNBLOCK_FILE;
 pub use users::USERS_FILE;
 
 use grants::{Grant, Grants};
@@ -228,6 +230,25 @@ pub enum AuthAudit {
         /// The address.
         peer: IpAddr,
     },
+    /// An admin lifted blocks with `sysadmd unblock`.
+    Unblocked {
+        /// `all`, or the addresses asked for, comma-separated.
+        addresses: String,
+        /// How many blocks were in force and are now lifted.
+        lifted: usize,
+    },
+}
+
+/// Asks the server running on `state_dir` to lift the blocks of `addrs`, or
+/// every block with `all` (`sysadmd unblock`). It does so at the next request
+/// it checks against the blocks, within a second.
+pub fn request_unblock(state_dir: &Path, addrs: &[IpAddr], all: bool) -> Result<()> {
+    let what = if all {
+        unblock::Unblock::All
+    } else {
+        unblock::Unblock::Addrs(addrs.to_vec())
+    };
+    unblock::request(state_dir, &what)
 }
 
 type AuditHook = Arc<dyn Fn(AuthAudit) + Send + Sync>;
@@ -243,6 +264,9 @@ struct Users {
 /// The authentication state of a running server. `Send + Sync`: share it in an `Arc`.
 pub struct Auth {
     users_path: PathBuf,
+    state_dir: PathBuf,
+    /// When the state directory was last looked at for an unblock request.
+    unblock_checked: Mutex<Instant>,
     config: AuthConfig,
     users: Mutex<Users>,
     tokens: Grants,
@@ -337,6 +361,8 @@ impl Auth {
                 config.max_tracked_addresses,
             ),
             users_path,
+            state_dir: state_dir.to_owned(),
+            unblock_checked: Mutex::new(Instant::now()),
             config,
             dummy_hash,
             audit: Mutex::new(None),
@@ -592,6 +618,7 @@ impl Auth {
     }
 
     fn refuse_if_blocked(&self, peer: IpAddr) -> Result<(), AuthError> {
+        self.apply_unblock_request();
         match self.lockout.blocked_for(peer) {
             Some(retry_after) => Err(AuthError::Blocked { retry_after }),
             None => Ok(()),
@@ -614,6 +641,38 @@ impl Auth {
             }
             None => error,
         }
+    }
+
+    /// Applies a `sysadmd unblock` request, if one is waiting (looked for
+    /// at most once per users reload interval).
+    fn apply_unblock_request(&self) {
+        {
+            let mut checked = lock(&self.unblock_checked);
+            if checked.elapsed() < self.config.users_reload_interval {
+                return;
+            }
+            *checked = Instant::now();
+        }
+        let Some(request) = unblock::take(&self.state_dir) else {
+            return;
+        };
+        let (lifted, what) = match &request {
+            unblock::Unblock::All => (self.lockout.lift(None), "all".to_owned()),
+            unblock::Unblock::Addrs(addrs) => {
+                let addrs: Vec<IpAddr> = addrs.iter().copied().map(canonical).collect();
+                let what = addrs
+                    .iter()
+                    .map(IpAddr::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                (self.lockout.lift(Some(&addrs)), what)
+            }
+        };
+        tracing::info!(addresses = %what, lifted, "login blocks lifted by `sysadmd unblock`");
+        self.audit(AuthAudit::Unblocked {
+            addresses: what,
+            lifted,
+        });
     }
 
     fn audit(&self, event: AuthAudit) {

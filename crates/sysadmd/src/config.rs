@@ -24,7 +24,9 @@ pub struct Cli {
     /// What to do; serving is the default.
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Server options (also accepted after `serve`).
+    /// The options. Every one is global: it means the same before or after
+    /// the subcommand (`sysadmd --state-dir X user list` and
+    /// `sysadmd user list --state-dir X` are one command).
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -33,16 +35,118 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API (the default).
-    Serve(ServeArgs),
+    Serve,
     /// Manage the users who may log in (the server sees changes at once).
     User {
-        /// The state directory holding users.toml.
-        #[arg(long, env = "SYSADMD_STATE_DIR", value_name = "DIR")]
-        state_dir: Option<PathBuf>,
         /// The user command.
         #[command(subcommand)]
         command: crate::auth::UserCommand,
     },
+    /// Print where sysadmd keeps its files (for scripts: `sysadmd paths state-dir`).
+    Paths {
+        /// Print only this path.
+        #[arg(value_enum)]
+        which: Option<PathName>,
+    },
+    /// Lift login blocks in the running server (within a second, no restart).
+    Unblock {
+        /// The addresses to unblock (an IPv6 address unblocks its /64).
+        #[arg(
+            value_name = "ADDR",
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
+        addrs: Vec<std::net::IpAddr>,
+        /// Lift every block, and forget every failed login counted so far.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// The options only serving uses: on another command they would do nothing,
+/// so giving one there is an error rather than silently ignored.
+const SERVER_ONLY: [&str; 8] = [
+    "listen",
+    "backend",
+    "iocage",
+    "iocage_flavour",
+    "tls_cert",
+    "tls_key",
+    "plaintext",
+    "insecure_plaintext_on_network",
+];
+
+impl Cli {
+    /// Parses the command line like [`clap::Parser::try_parse_from`], and
+    /// also refuses a server option given on the command line to a command
+    /// that does not serve (`sysadmd user add x --listen A` would ignore it).
+    pub fn try_parse_checked<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Cli::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        let cli = Cli::from_arg_matches(&matches)?;
+        if let Some(sub) = cli.command.as_ref().filter(|sub| !sub.serves()) {
+            let given = |id: &str| {
+                let from_line = |m: &clap::ArgMatches| {
+                    m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+                };
+                from_line(&matches)
+                    || matches
+                        .subcommand()
+                        .is_some_and(|(_, sub_matches)| from_line(sub_matches))
+            };
+            if let Some(id) = SERVER_ONLY.iter().find(|id| given(id)) {
+                let flag = format!("--{}", id.replace('_', "-"));
+                return Err(command.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "{flag} is a server option and does nothing for `sysadmd {}`; \
+                         only --config and --state-dir apply to it",
+                        sub.name()
+                    ),
+                ));
+            }
+        }
+        Ok(cli)
+    }
+}
+
+impl Command {
+    /// The subcommand's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Serve => "serve",
+            Command::User { .. } => "user",
+            Command::Paths { .. } => "paths",
+            Command::Unblock { .. } => "unblock",
+        }
+    }
+
+    /// Whether this command serves (and so uses the server options).
+    pub fn serves(&self) -> bool {
+        matches!(self, Command::Serve)
+    }
+}
+
+/// The paths `sysadmd paths` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PathName {
+    /// The state directory.
+    StateDir,
+    /// The users file.
+    Users,
+    /// The first admin password, while it has not been changed.
+    AdminPassword,
+    /// The TLS certificate.
+    TlsCert,
+    /// The audit log.
+    AuditLog,
+    /// The simulated host's state.
+    Simhost,
 }
 
 /// Which backend serves the iocage actions.
@@ -64,32 +168,35 @@ pub struct ServeArgs {
     #[arg(long, env = "SYSADMD_CONFIG", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
     /// An address to listen on (repeatable) [default: 127.0.0.1:12150 and 127.0.0.1:12151].
+    /// Host names are resolved (`localhost:12150`); SYSADMD_LISTEN takes a comma-separated list.
     #[arg(
         long,
-        value_name = "ADDR",
+        value_name = "HOST:PORT",
         env = "SYSADMD_LISTEN",
-        value_delimiter = ','
+        value_delimiter = ',',
+        global = true
     )]
-    pub listen: Vec<SocketAddr>,
+    pub listen: Vec<ListenAddr>,
     /// Where state lives (simulated host, users, certificate, audit log)
     /// [default: /var/db/sysadmd as root, else the user's data directory].
-    #[arg(long, env = "SYSADMD_STATE_DIR", value_name = "DIR")]
+    #[arg(long, env = "SYSADMD_STATE_DIR", value_name = "DIR", global = true)]
     pub state_dir: Option<PathBuf>,
     /// Which backend serves iocage actions [default: auto].
-    #[arg(long, env = "SYSADMD_BACKEND", value_enum)]
+    #[arg(long, env = "SYSADMD_BACKEND", value_enum, global = true)]
     pub backend: Option<BackendChoice>,
     /// The iocage program to run with the cli backend [default: iocage on PATH].
-    #[arg(long, env = "SYSADMD_IOCAGE", value_name = "PATH")]
+    #[arg(long, env = "SYSADMD_IOCAGE", value_name = "PATH", global = true)]
     pub iocage: Option<PathBuf>,
     /// The iocage flavour, legacy or python [default: asked with `iocage --version`].
-    #[arg(long, env = "SYSADMD_IOCAGE_FLAVOUR", value_name = "FLAVOUR", value_parser = parse_flavour)]
+    #[arg(long, env = "SYSADMD_IOCAGE_FLAVOUR", value_name = "FLAVOUR", value_parser = parse_flavour, global = true)]
     pub iocage_flavour: Option<Flavour>,
     /// TLS certificate chain (PEM) [default: a self-signed one in the state directory].
     #[arg(
         long,
         env = "SYSADMD_TLS_CERT",
         value_name = "FILE",
-        requires = "tls_key"
+        requires = "tls_key",
+        global = true
     )]
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
@@ -97,15 +204,83 @@ pub struct ServeArgs {
         long,
         env = "SYSADMD_TLS_KEY",
         value_name = "FILE",
-        requires = "tls_cert"
+        requires = "tls_cert",
+        global = true
     )]
     pub tls_key: Option<PathBuf>,
     /// Serve plain HTTP and WS, without TLS (for local use).
-    #[arg(long, env = "SYSADMD_PLAINTEXT")]
+    #[arg(long, env = "SYSADMD_PLAINTEXT", global = true)]
     pub plaintext: bool,
     /// Allow --plaintext on a non-loopback address: credentials then cross the network unencrypted.
-    #[arg(long, env = "SYSADMD_INSECURE_PLAINTEXT_ON_NETWORK")]
+    #[arg(long, env = "SYSADMD_INSECURE_PLAINTEXT_ON_NETWORK", global = true)]
     pub insecure_plaintext_on_network: bool,
+}
+
+/// An address to listen on as given: `IP:PORT`, `[IPv6]:PORT` or `HOST:PORT`.
+/// A host name is resolved when the configuration is (`localhost:12150`
+/// listens on every address `localhost` has).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenAddr(String);
+
+/// Why a listen address was refused; the message says what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ListenAddrError(String);
+
+impl std::str::FromStr for ListenAddr {
+    type Err = ListenAddrError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.parse::<SocketAddr>().is_ok() {
+            return Ok(ListenAddr(text.to_owned()));
+        }
+        let port_ok = |host: &str, port: &str| !host.is_empty() && port.parse::<u16>().is_ok();
+        match text.rsplit_once(':') {
+            Some((host, port)) if port_ok(host, port) && !host.contains(':') => {
+                Ok(ListenAddr(text.to_owned()))
+            }
+            _ => Err(ListenAddrError(format!(
+                "'{}' is not an address to listen on: use IP:PORT, [IPv6]:PORT or HOST:PORT, \
+                 e.g. 127.0.0.1:12150 or localhost:12150",
+                text.escape_debug()
+            ))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ListenAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl ListenAddr {
+    /// The socket addresses this names: itself, or what the host name resolves to.
+    pub fn resolve(&self) -> Result<Vec<SocketAddr>> {
+        if let Ok(addr) = self.0.parse::<SocketAddr>() {
+            return Ok(vec![addr]);
+        }
+        use std::net::ToSocketAddrs;
+        let mut addrs: Vec<SocketAddr> = self
+            .0
+            .to_socket_addrs()
+            .with_context(|| format!("cannot resolve listen address {}", self.0))?
+            .collect();
+        addrs.sort();
+        addrs.dedup();
+        if addrs.is_empty() {
+            bail!("listen address {} resolves to no address", self.0);
+        }
+        Ok(addrs)
+    }
 }
 
 /// The `[limits]` table of the file; every value has a default.
@@ -196,7 +371,7 @@ pub struct SimSettings {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    listen: Option<Vec<SocketAddr>>,
+    listen: Option<Vec<ListenAddr>>,
     state_dir: Option<PathBuf>,
     backend: Option<BackendChoice>,
     iocage: Option<PathBuf>,
@@ -262,7 +437,7 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        let listen = if !args.listen.is_empty() {
+        let given = if !args.listen.is_empty() {
             args.listen.clone()
         } else if let Some(listen) = file.listen {
             listen
@@ -272,6 +447,11 @@ impl Config {
                 .map(|addr| addr.parse().expect("valid default address"))
                 .collect()
         };
+        // Every address given is bound, even twice (two `:0` are two ports).
+        let mut listen = Vec::new();
+        for addr in &given {
+            listen.extend(addr.resolve()?);
+        }
         if listen.is_empty() {
             bail!("no address to listen on: give --listen ADDR or `listen = [...]` in the file");
         }
@@ -327,6 +507,32 @@ impl Config {
             sim: file.sim,
             state_dir,
         })
+    }
+}
+
+impl Config {
+    /// Where sysadmd keeps its files, by name (`sysadmd paths`). The TLS
+    /// certificate is left out when TLS is off.
+    pub fn paths(&self) -> Vec<(PathName, PathBuf)> {
+        let dir = &self.state_dir;
+        let mut paths = vec![
+            (PathName::StateDir, dir.clone()),
+            (PathName::Users, dir.join(crate::auth::USERS_FILE)),
+            (
+                PathName::AdminPassword,
+                dir.join(crate::auth::ADMIN_PASSWORD_FILE),
+            ),
+        ];
+        match &self.tls {
+            TlsChoice::Files { cert, .. } => paths.push((PathName::TlsCert, cert.clone())),
+            TlsChoice::SelfSigned => {
+                paths.push((PathName::TlsCert, crate::tls::self_signed_cert_path(dir)));
+            }
+            TlsChoice::Plaintext => {}
+        }
+        paths.push((PathName::AuditLog, self.audit_log.clone()));
+        paths.push((PathName::Simhost, dir.join("simhost")));
+        paths
     }
 }
 

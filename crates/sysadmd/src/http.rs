@@ -282,6 +282,11 @@ pub(crate) fn error_response(error: &ApiError) -> Response<Body> {
                 HeaderValue::from_static("Basic realm=\"sysadmd\", Bearer"),
             );
         }
+        ErrorCode::TooManyRequests => {
+            if let Some(secs) = error.retry_after_secs() {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+        }
         _ => {}
     }
     response

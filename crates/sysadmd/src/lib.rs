@@ -26,8 +26,8 @@ use iocage_service::{Backend, CliBackend, IocageService, Runner, SimBackend};
 
 pub use app::App;
 pub use config::{
-    AuthSettings, BackendChoice, Cli, Command, Config, DEFAULT_LISTEN, Limits, ServeArgs,
-    SimSettings, TlsChoice, default_state_dir,
+    AuthSettings, BackendChoice, Cli, Command, Config, DEFAULT_LISTEN, Limits, ListenAddr,
+    ListenAddrError, PathName, ServeArgs, SimSettings, TlsChoice, default_state_dir,
 };
 pub use events::EventHub;
 pub use jobs::{Audit, Jobs};
@@ -67,8 +67,14 @@ impl std::fmt::Debug for StartOptions {
 
 /// Builds and binds everything `config` describes. Start-up problems come
 /// back as one error that names the problem.
+///
+/// The order matters: the certificate, the listening sockets, the backend
+/// and the audit log are known good before the first user is created, so a
+/// start that fails never leaves an `admin` whose generated password nobody saw.
 pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
     create_private_dir(&config.state_dir)?;
+    let tls = tls::server_config(&config.tls, &config.state_dir)?;
+    let listeners = server::bind_listeners(&config.listen).await?;
     let (backend, backend_line) = match options.backend {
         Some(backend) => (
             backend,
@@ -77,6 +83,7 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         None => backend(config).await?,
     };
     let service = IocageService::new(backend);
+    let audit = Audit::open(&config.audit_log)?;
 
     let auth_config = auth::AuthConfig {
         token_lifetime: std::time::Duration::from_secs(config.auth.token_lifetime_secs),
@@ -90,24 +97,24 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         auth_config,
         options.admin_password,
     )?;
-    let audit = Audit::open(&config.audit_log)?;
     let jobs = Jobs::new(EventHub::default(), audit);
     let auth = Arc::new(auth);
     let app = App::new(service, auth, jobs, config.limits.clone());
     app.connect_audit();
-
-    let tls = tls::server_config(&config.tls, &config.state_dir)?;
-    let server = Server::bind(
+    let server = Server::from_listeners(
         app,
-        &config.listen,
+        listeners,
         tls.as_ref().map(|(config, _)| config.clone()),
-    )
-    .await?;
+    );
 
     let mut banner = vec![format!(
         "sysadmd {} {backend_line}",
         env!("CARGO_PKG_VERSION")
     )];
+    banner.push(format!(
+        "state directory: {} (`sysadmd paths` lists the files in it)",
+        config.state_dir.display()
+    ));
     let (http, ws) = if server.is_tls() {
         ("https", "wss")
     } else {
@@ -131,7 +138,8 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         )),
         None => banner.push("TLS is off (--plaintext)".to_owned()),
     }
-    let users = config.state_dir.join("users.toml");
+    let users = config.state_dir.join(auth::USERS_FILE);
+    let password_file = config.state_dir.join(auth::ADMIN_PASSWORD_FILE);
     match first_start {
         Some(auth::FirstStart {
             user,
@@ -145,6 +153,13 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         Some(auth::FirstStart { user, .. }) => banner.push(format!(
             "created user '{user}' with the password from SYSADMD_ADMIN_PASSWORD; users are in {}",
             users.display()
+        )),
+        None if password_file.exists() => banner.push(format!(
+            "the first password of '{}' is in {}; the file goes when you change it with \
+             `sysadmd user passwd {}`",
+            auth::FIRST_USER,
+            password_file.display(),
+            auth::FIRST_USER
         )),
         None => banner.push(format!(
             "users are in {}; manage them with `sysadmd user --help`",

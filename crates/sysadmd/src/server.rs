@@ -42,18 +42,21 @@ impl Server {
         addrs: &[SocketAddr],
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Result<Server> {
-        let mut listeners = Vec::with_capacity(addrs.len());
-        for addr in addrs {
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr}"))?;
-            listeners.push(listener);
-        }
-        Ok(Server {
+        let listeners = bind_listeners(addrs).await?;
+        Ok(Server::from_listeners(app, listeners, tls))
+    }
+
+    /// A server on listeners bound before (see [`bind_listeners`]).
+    pub(crate) fn from_listeners(
+        app: Arc<App>,
+        listeners: Vec<TcpListener>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Server {
+        Server {
             app,
             listeners,
             tls: tls.map(TlsAcceptor::from),
-        })
+        }
     }
 
     /// The bound addresses (with the real port when port 0 was asked for).
@@ -95,6 +98,18 @@ impl Server {
             tracing::warn!("shutdown grace period over; closing the remaining connections");
         }
     }
+}
+
+/// Binds every address; one that cannot be bound is named in the error.
+pub(crate) async fn bind_listeners(addrs: &[SocketAddr]) -> Result<Vec<TcpListener>> {
+    let mut listeners = Vec::with_capacity(addrs.len());
+    for addr in addrs {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
 }
 
 async fn accept_loop(

@@ -27,6 +27,11 @@ pub struct TlsInfo {
 }
 
 /// Builds the rustls configuration. `None` for plaintext.
+/// Where the generated self-signed certificate lives in the state directory.
+pub(crate) fn self_signed_cert_path(state_dir: &Path) -> std::path::PathBuf {
+    state_dir.join("tls").join("cert.pem")
+}
+
 pub(crate) fn server_config(
     choice: &TlsChoice,
     state_dir: &Path,
@@ -35,13 +40,13 @@ pub(crate) fn server_config(
         TlsChoice::Plaintext => return Ok(None),
         TlsChoice::Files { cert, key } => (cert.clone(), key.clone(), false),
         TlsChoice::SelfSigned => {
-            let dir = state_dir.join("tls");
-            let cert = dir.join("cert.pem");
+            let cert = self_signed_cert_path(state_dir);
+            let dir = cert.parent().expect("the certificate is in a directory");
             let key = dir.join("key.pem");
             let generated = if cert.exists() && key.exists() {
                 false
             } else {
-                generate(&dir, &cert, &key)?;
+                generate(dir, &cert, &key)?;
                 true
             };
             (cert, key, generated)

@@ -25,6 +25,7 @@ async fn add_viewer(server: &TestServer) {
         name: "victor".to_owned(),
         role: Role::Viewer,
         password_stdin: true,
+        allow_weak: true,
     };
     let mut input = Cursor::new(format!("{VIEWER_PASSWORD}\n"));
     run_user_command_with(

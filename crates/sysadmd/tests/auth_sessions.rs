@@ -48,6 +48,7 @@ fn add_user(dir: &Path, name: &str, role: Role, password: &str) {
         name: name.to_owned(),
         role,
         password_stdin: true,
+        allow_weak: true,
     };
     user_command(dir, add, &format!("{password}\n")).unwrap();
 }
@@ -498,6 +499,7 @@ fn passwd_voids_cached_credentials_and_tokens_of_that_user_only() {
     let passwd = UserCommand::Passwd {
         name: "olivia".to_owned(),
         password_stdin: true,
+        allow_weak: true,
     };
     user_command(dir.path(), passwd, "new-pw\n").unwrap();
 

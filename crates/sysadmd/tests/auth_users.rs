@@ -40,6 +40,7 @@ fn add(name: &str, role: Role) -> UserCommand {
         name: name.to_owned(),
         role,
         password_stdin: true,
+        allow_weak: true,
     }
 }
 
@@ -47,6 +48,7 @@ fn passwd(name: &str) -> UserCommand {
     UserCommand::Passwd {
         name: name.to_owned(),
         password_stdin: true,
+        allow_weak: true,
     }
 }
 
@@ -279,6 +281,7 @@ fn the_command_line_never_takes_a_password() {
             name,
             role,
             password_stdin,
+            allow_weak: false,
         } => {
             assert_eq!(
                 (name.as_str(), role, password_stdin),
@@ -335,7 +338,7 @@ fn the_binary_adds_a_user_from_standard_input() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"from-stdin\n")
+        .write_all(b"from-stdin-pw\n")
         .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(
@@ -349,7 +352,7 @@ fn the_binary_adds_a_user_from_standard_input() {
     );
     assert_eq!(mode(&dir.path().join("users.toml")), 0o600);
     let (auth, _) = Auth::open_with_admin_password(dir.path(), config(), None).unwrap();
-    assert!(auth.login(PEER, "bin-user", "from-stdin").is_ok());
+    assert!(auth.login(PEER, "bin-user", "from-stdin-pw").is_ok());
 }
 
 // ---- first start ----
@@ -457,4 +460,39 @@ fn an_empty_users_file_is_no_first_start() {
         auth.login(PEER, "admin", "pw").unwrap_err(),
         AuthError::BadCredentials
     );
+}
+
+#[test]
+fn passwords_shorter_than_the_minimum_need_allow_weak() {
+    let dir = tempfile::tempdir().unwrap();
+    let strict = |name: &str| UserCommand::Add {
+        name: name.to_owned(),
+        role: Role::Admin,
+        password_stdin: true,
+        allow_weak: false,
+    };
+    let error = error_of(run(dir.path(), strict("alice"), "eleven-char\n"));
+    assert!(
+        error.contains("password of 11 characters refused: give at least 12"),
+        "{error}"
+    );
+    assert!(error.contains("--allow-weak"), "{error}");
+    assert!(
+        !dir.path().join("users.toml").exists(),
+        "nothing was written"
+    );
+    // Characters, not bytes: twelve of them pass however many bytes they take.
+    run(dir.path(), strict("alice"), "ééééééééééé\u{e9}\n").unwrap();
+    run(dir.path(), add("bob", Role::Viewer), "pw\n").unwrap();
+    let error = error_of(run(
+        dir.path(),
+        UserCommand::Passwd {
+            name: "bob".to_owned(),
+            password_stdin: true,
+            allow_weak: false,
+        },
+        "short\n",
+    ));
+    assert!(error.contains("refused"), "{error}");
+    assert_eq!(sysadmd::auth::MIN_PASSWORD_CHARS, 12);
 }

@@ -28,6 +28,9 @@ pub enum UserCommand {
         /// asking for it.
         #[arg(long)]
         password_stdin: bool,
+        /// Accept a password shorter than 12 characters (for tests and demos).
+        #[arg(long)]
+        allow_weak: bool,
     },
     /// Change a user's password; their sessions end.
     Passwd {
@@ -37,6 +40,9 @@ pub enum UserCommand {
         /// asking for it.
         #[arg(long)]
         password_stdin: bool,
+        /// Accept a password shorter than 12 characters (for tests and demos).
+        #[arg(long)]
+        allow_weak: bool,
     },
     /// Remove a user; their sessions end.
     Remove {
@@ -101,13 +107,14 @@ pub fn run_user_command_with(
             name,
             role,
             password_stdin,
+            allow_weak,
         } => {
             if users.contains_key(&name) {
                 bail!(
                     "user '{name}' exists already; change the password with `sysadmd user passwd {name}`"
                 );
             }
-            let password = read_password(&name, password_stdin, input)?;
+            let password = read_password(&name, password_stdin, allow_weak, input)?;
             let hash = hash_password(params, &password)?;
             users.insert(name.clone(), UserEntry { role, hash });
             write_users(&path, &users)?;
@@ -116,11 +123,12 @@ pub fn run_user_command_with(
         UserCommand::Passwd {
             name,
             password_stdin,
+            allow_weak,
         } => {
             let Some(role) = users.get(&name).map(|entry| entry.role) else {
                 bail!("no user '{}' in {}", name.escape_debug(), path.display());
             };
-            let password = read_password(&name, password_stdin, input)?;
+            let password = read_password(&name, password_stdin, allow_weak, input)?;
             let hash = hash_password(params, &password)?;
             users.insert(name.clone(), UserEntry { role, hash });
             write_users(&path, &users)?;
@@ -128,6 +136,7 @@ pub fn run_user_command_with(
                 out,
                 "changed the password of '{name}'; their sessions have ended"
             )?;
+            forget_first_password(state_dir, &name, out)?;
         }
         UserCommand::Remove { name } => {
             if users.remove(&name).is_none() {
@@ -135,6 +144,7 @@ pub fn run_user_command_with(
             }
             write_users(&path, &users)?;
             writeln!(out, "removed user '{name}'; their sessions have ended")?;
+            forget_first_password(state_dir, &name, out)?;
             if !users.values().any(|entry| entry.role == Role::Admin) {
                 writeln!(
                     out,
@@ -147,8 +157,37 @@ pub fn run_user_command_with(
     Ok(())
 }
 
+/// The shortest password `user add` and `user passwd` accept without `--allow-weak`.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Removes the file holding the first admin's generated password once that
+/// password is no longer theirs: it would only mislead (and leak an old secret).
+fn forget_first_password(state_dir: &Path, name: &str, out: &mut dyn Write) -> Result<()> {
+    if name != super::FIRST_USER {
+        return Ok(());
+    }
+    let file = state_dir.join(super::ADMIN_PASSWORD_FILE);
+    match std::fs::remove_file(&file) {
+        Ok(()) => writeln!(
+            out,
+            "removed {}: it held the first password of '{name}'",
+            file.display()
+        )?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot remove {}", file.display()));
+        }
+    }
+    Ok(())
+}
+
 /// The new password: the first line of `input`, or asked twice on the terminal.
-fn read_password(name: &str, from_stdin: bool, input: &mut dyn BufRead) -> Result<String> {
+fn read_password(
+    name: &str,
+    from_stdin: bool,
+    allow_weak: bool,
+    input: &mut dyn BufRead,
+) -> Result<String> {
     let password = if from_stdin {
         let mut line = String::new();
         let read = input
@@ -169,7 +208,14 @@ fn read_password(name: &str, from_stdin: bool, input: &mut dyn BufRead) -> Resul
         first
     };
     if password.is_empty() {
-        bail!("empty password refused: give at least one character");
+        bail!("empty password refused: give at least {MIN_PASSWORD_CHARS} characters");
+    }
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS && !allow_weak {
+        bail!(
+            "password of {chars} characters refused: give at least {MIN_PASSWORD_CHARS} \
+             (or add --allow-weak, for tests only); nothing changed"
+        );
     }
     Ok(password)
 }

@@ -112,6 +112,26 @@ impl Lockout {
         }
     }
 
+    /// Lifts the blocks of `peers` and forgets their failures (`sysadmd
+    /// unblock`); `None` lifts every block. Returns how many were lifted.
+    pub(crate) fn lift(&self, peers: Option<&[IpAddr]>) -> usize {
+        let now = Instant::now();
+        let mut table = self.lock();
+        let blocked = |entry: &Failures| entry.blocked_until.is_some_and(|until| until > now);
+        match peers {
+            None => {
+                let lifted = table.values().filter(|entry| blocked(entry)).count();
+                table.clear();
+                lifted
+            }
+            Some(peers) => peers
+                .iter()
+                .filter_map(|peer| table.remove(peer))
+                .filter(blocked)
+                .count(),
+        }
+    }
+
     /// How many addresses are remembered.
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
