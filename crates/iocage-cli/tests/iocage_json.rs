@@ -38,12 +38,13 @@ fn a_legacy_list_becomes_json_with_numeric_jids() {
 fn get_all_keeps_colons_in_values_and_the_order_of_keys() {
     let out = run(
         &["get-all", "--flavour", "legacy"],
-        "memoryuse:8G:log\ntag:2016-02-09@23:47:04\n",
+        "tag:2016-02-09@23:47:04\nmemoryuse:8G:log\nboot:off\n",
     );
     assert_eq!(out.status.code(), Some(0));
+    // iocage's order, not sorted: a regression test for keys sorted by a JSON map.
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "{\"memoryuse\":\"8G:log\",\"tag\":\"2016-02-09@23:47:04\"}\n"
+        "{\"tag\":\"2016-02-09@23:47:04\",\"memoryuse\":\"8G:log\",\"boot\":\"off\"}\n"
     );
 }
 

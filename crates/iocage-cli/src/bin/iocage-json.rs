@@ -13,12 +13,12 @@ const USAGE: &str = "usage: iocage-json <command> [--flavour legacy|python|auto]
 commands: list list-templates list-releases list-remote list-plugins df get get-all
           get-recursive defaults start stop create clone destroy activate pool messages";
 
-/// Parses `input` as the output of `command`, as JSON.
-fn convert(command: &str, input: &str) -> Option<Result<serde_json::Value, ParseError>> {
-    fn json<T: serde::Serialize>(
-        result: Result<T, ParseError>,
-    ) -> Result<serde_json::Value, ParseError> {
-        result.map(|value| serde_json::to_value(value).expect("plain data serialises"))
+/// Parses `input` as the output of `command`, as JSON text.
+fn convert(command: &str, input: &str) -> Option<Result<String, ParseError>> {
+    // Straight to text, never through `serde_json::Value`: its maps sort
+    // their keys, and `get-all` / `defaults` keep iocage's order.
+    fn json<T: serde::Serialize>(result: Result<T, ParseError>) -> Result<String, ParseError> {
+        result.map(|value| serde_json::to_string(&value).expect("plain data serialises"))
     }
     Some(match command {
         "list" | "list-templates" => json(iocage_cli::parse_list(input)),
@@ -35,10 +35,7 @@ fn convert(command: &str, input: &str) -> Option<Result<serde_json::Value, Parse
         "destroy" => json(iocage_cli::parse_destroy(input)),
         "activate" => json(iocage_cli::parse_activate(input)),
         "pool" => json(iocage_cli::parse_pool(input)),
-        "messages" => {
-            Ok(serde_json::to_value(iocage_cli::parse_messages(input))
-                .expect("plain data serialises"))
-        }
+        "messages" => json(Ok(iocage_cli::parse_messages(input))),
         _ => return None,
     })
 }
