@@ -23,7 +23,19 @@ tasks:
   fuzz       [--seconds N] [TARGET...] the cargo-fuzz targets of fuzz/, N seconds each
 ";
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    // One line, never anyhow's backtrace (RUST_BACKTRACE=1 would print 20
+    // frames of xtask itself): the failing command already printed its story.
+    match task() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn task() -> Result<()> {
     let task = std::env::args().nth(1);
     match task.as_deref() {
         Some("ci") => ci(),

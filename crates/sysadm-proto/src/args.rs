@@ -6,6 +6,43 @@ use serde_json::{Map, Value};
 use crate::envelope::json_type;
 use crate::error::ArgsError;
 
+/// The error for a missing `argument`: it names a key of `object` that
+/// looks like a misspelling of it (`acton`, `Jail`), if there is one.
+pub(crate) fn missing(
+    action: &'static str,
+    argument: &'static str,
+    object: &Map<String, Value>,
+) -> ArgsError {
+    match near_key(object, argument) {
+        Some(sent) => ArgsError::MisspeltArgument {
+            action,
+            argument,
+            sent: sent.to_owned(),
+        },
+        None => ArgsError::MissingArgument { action, argument },
+    }
+}
+
+/// A key of `object` other than `wanted` that is `wanted` misspelt: the same
+/// but for case, or within two edits (one for short names).
+pub(crate) fn near_key<'o>(object: &'o Map<String, Value>, wanted: &str) -> Option<&'o str> {
+    let limit = if wanted.len() <= 4 { 1 } else { 2 };
+    object
+        .keys()
+        .filter(|key| key.as_str() != wanted)
+        .map(|key| {
+            let distance = if key.eq_ignore_ascii_case(wanted) {
+                0
+            } else {
+                strsim::damerau_levenshtein(key, wanted)
+            };
+            (distance, key)
+        })
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, key)| key.as_str())
+}
+
 /// A borrowed `args` object of one request.
 pub(crate) struct Args<'a> {
     action: &'static str,
@@ -48,10 +85,12 @@ impl<'a> Args<'a> {
     /// A string argument that must be present.
     pub(crate) fn required_str(&self, argument: &'static str) -> Result<&'a str, ArgsError> {
         self.optional_str(argument)?
-            .ok_or(ArgsError::MissingArgument {
-                action: self.action,
-                argument,
-            })
+            .ok_or_else(|| self.missing(argument))
+    }
+
+    /// The error for `argument` missing (naming a misspelt key, if one was sent).
+    pub(crate) fn missing(&self, argument: &'static str) -> ArgsError {
+        missing(self.action, argument, self.object)
     }
 
     /// An optional string argument as an owned value, empty when absent.

@@ -199,6 +199,24 @@ pub enum ArgsError {
         /// The valid actions, comma-separated.
         valid: String,
     },
+    /// `args` has no `action`, but a key that looks like a misspelling of it.
+    #[error("missing required argument 'action' (did you mean 'action' instead of {}?); valid actions: {valid}", shown(.sent))]
+    MisspeltAction {
+        /// The key as sent.
+        sent: String,
+        /// The valid actions, comma-separated.
+        valid: String,
+    },
+    /// A required argument is absent, but a key looks like a misspelling of it.
+    #[error("{action}: missing required argument '{argument}' (did you mean '{argument}' instead of {}?)", shown(.sent))]
+    MisspeltArgument {
+        /// The action (or request name).
+        action: &'static str,
+        /// The argument.
+        argument: &'static str,
+        /// The key as sent.
+        sent: String,
+    },
     /// The action is not one this class knows.
     #[error("unknown action {}; valid actions: {valid}", shown(.action))]
     UnknownAction {

@@ -270,8 +270,14 @@ impl IocageRequest {
         };
         let name = match object.get("action") {
             None | Some(Value::Null) => {
-                return Err(ArgsError::MissingAction {
-                    valid: Action::valid_names(),
+                return Err(match crate::args::near_key(object, "action") {
+                    Some(sent) => ArgsError::MisspeltAction {
+                        sent: sent.to_owned(),
+                        valid: Action::valid_names(),
+                    },
+                    None => ArgsError::MissingAction {
+                        valid: Action::valid_names(),
+                    },
                 });
             }
             Some(Value::String(name)) => name,
@@ -479,10 +485,7 @@ fn settings_query(args: &Args<'_>) -> Result<JailSettingsQuery, ArgsError> {
                 reason: "'jail' cannot be combined with switches '-r', which reads 'prop' of every jail",
             });
         }
-        let prop = prop.ok_or(ArgsError::MissingArgument {
-            action: ACTION,
-            argument: "prop",
-        })?;
+        let prop = prop.ok_or_else(|| args.missing("prop"))?;
         if prop == "all" {
             return Err(ArgsError::InvalidValue {
                 action: ACTION,
@@ -496,12 +499,7 @@ fn settings_query(args: &Args<'_>) -> Result<JailSettingsQuery, ArgsError> {
             prop: prop.to_owned(),
         });
     }
-    let jail = jail
-        .ok_or(ArgsError::MissingArgument {
-            action: ACTION,
-            argument: "jail",
-        })?
-        .to_owned();
+    let jail = jail.ok_or_else(|| args.missing("jail"))?.to_owned();
     Ok(match prop {
         None | Some("all") => JailSettingsQuery::All { jail },
         Some(prop) => JailSettingsQuery::Property {

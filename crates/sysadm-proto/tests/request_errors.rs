@@ -156,6 +156,45 @@ fn malformed_args_are_refused_naming_the_argument_and_what_is_accepted() {
             A::MissingAction { valid: VALID.into() },
             format!("missing required argument 'action'; valid actions: {VALID}"),
         ),
+        // A misspelt key is named (`acton`, `Action`), never only "missing".
+        (
+            json!({"acton": "listjails"}),
+            A::MisspeltAction {
+                sent: "acton".into(),
+                valid: VALID.into(),
+            },
+            format!(
+                "missing required argument 'action' (did you mean 'action' instead of 'acton'?); valid actions: {VALID}"
+            ),
+        ),
+        (
+            json!({"Action": "listjails", "jail": "x"}),
+            A::MisspeltAction {
+                sent: "Action".into(),
+                valid: VALID.into(),
+            },
+            format!(
+                "missing required argument 'action' (did you mean 'action' instead of 'Action'?); valid actions: {VALID}"
+            ),
+        ),
+        (
+            json!({"action": "startjail", "jial": "test"}),
+            A::MisspeltArgument {
+                action: "startjail",
+                argument: "jail",
+                sent: "jial".into(),
+            },
+            "startjail: missing required argument 'jail' (did you mean 'jail' instead of 'jial'?)".into(),
+        ),
+        (
+            json!({"action": "execjail", "jail": "test", "comand": "id"}),
+            A::MisspeltArgument {
+                action: "execjail",
+                argument: "command",
+                sent: "comand".into(),
+            },
+            "execjail: missing required argument 'command' (did you mean 'command' instead of 'comand'?)".into(),
+        ),
         (
             json!({"action": 7}),
             wrong("iocage", "action", "a string", "a number"),

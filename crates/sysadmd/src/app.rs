@@ -277,6 +277,13 @@ impl App {
         }
         if namespace == IOCAGE_NAMESPACE && name == IOCAGE_NAME {
             let principal = self.authenticate(peer, authorization)?;
+            if args.is_null() && peer.transport == Transport::Rest {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    "the request has no body: send the args as a JSON object in the body, \
+                     usually with PUT or POST, e.g. PUT /sysadm/iocage {\"action\": \"listjails\"}",
+                ));
+            }
             let request = IocageRequest::from_args(&args)?;
             return self.iocage(peer, &principal, request).await;
         }

@@ -458,3 +458,21 @@ async fn server_call(
     )
     .await
 }
+
+#[tokio::test]
+async fn a_rest_request_without_a_body_says_how_the_api_is_called() {
+    let server = TestServer::start().await;
+    let (status, body) = rest_call(
+        server.addr,
+        "GET",
+        "/sysadm/iocage",
+        "",
+        Some(&basic("admin", support::ADMIN_PASSWORD)),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let details = body["args"]["details"].as_str().unwrap();
+    assert!(details.contains("the request has no body"), "{details}");
+    assert!(details.contains("PUT /sysadm/iocage"), "{details}");
+    server.stop().await;
+}
