@@ -284,7 +284,7 @@ impl ListenAddr {
 }
 
 /// The `[limits]` table of the file; every value has a default.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest REST body or WebSocket message, in bytes.
@@ -334,7 +334,7 @@ impl Limits {
 }
 
 /// The `[auth]` table of the file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// Sliding token lifetime, in seconds.
@@ -359,7 +359,7 @@ impl Default for AuthSettings {
 }
 
 /// The `[sim]` table of the file: the simulated host.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimSettings {
     /// Every simulated operation takes at least this long, in milliseconds,
@@ -569,5 +569,95 @@ pub fn default_state_dir() -> Result<PathBuf> {
     match std::env::var_os("HOME").filter(|dir| !dir.is_empty()) {
         Some(home) => Ok(PathBuf::from(home).join(".local/share/sysadmd")),
         None => bail!("no state directory: HOME is not set; give --state-dir DIR"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The TOML sample under "## Configuration" in README.md, with the
+    /// commented-out keys uncommented.
+    fn readme_sample() -> toml::Table {
+        let readme = include_str!("../../../README.md");
+        let section = &readme[readme.find("## Configuration").expect("section")..];
+        let block = section
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("a toml block");
+        let uncommented: String = block
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") => rest,
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        toml::from_str(&uncommented).expect("the README sample is TOML")
+    }
+
+    #[test]
+    fn the_readme_sample_configuration_lists_every_key_with_its_default() {
+        let sample = readme_sample();
+        // Every key parses as the server reads it (unknown keys are errors).
+        let parsed: FileConfig = sample
+            .clone()
+            .try_into()
+            .expect("the sample is a valid file");
+        // A pattern without `..`: a new key fails to compile here until it is listed.
+        let FileConfig {
+            listen: _,
+            state_dir: _,
+            backend: _,
+            iocage: _,
+            iocage_flavour: _,
+            tls_cert: _,
+            tls_key: _,
+            plaintext: _,
+            insecure_plaintext_on_network: _,
+            audit_log: _,
+            limits: _,
+            auth: _,
+            sim: _,
+        } = parsed;
+        let top: Vec<&str> = sample.keys().map(String::as_str).collect();
+        let mut expected = vec![
+            "listen",
+            "state_dir",
+            "backend",
+            "iocage",
+            "iocage_flavour",
+            "tls_cert",
+            "tls_key",
+            "plaintext",
+            "insecure_plaintext_on_network",
+            "audit_log",
+            "limits",
+            "auth",
+            "sim",
+        ];
+        let mut top_sorted = top.clone();
+        top_sorted.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(top_sorted, expected, "top-level keys of the README sample");
+        let table = |value: toml::Value| value.as_table().cloned().expect("a table");
+        for (name, defaults) in [
+            ("limits", toml::Value::try_from(Limits::default()).unwrap()),
+            (
+                "auth",
+                toml::Value::try_from(AuthSettings::default()).unwrap(),
+            ),
+            (
+                "sim",
+                toml::Value::try_from(SimSettings::default()).unwrap(),
+            ),
+        ] {
+            assert_eq!(
+                table(sample[name].clone()),
+                table(defaults),
+                "[{name}] in README.md must list every key with its default"
+            );
+        }
     }
 }
