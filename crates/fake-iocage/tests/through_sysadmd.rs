@@ -30,6 +30,7 @@ fn options() -> StartOptions {
     StartOptions {
         backend: None,
         admin_password: Some(PASSWORD.to_owned()),
+        ..StartOptions::default()
     }
 }
 

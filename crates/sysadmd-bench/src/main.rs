@@ -102,6 +102,7 @@ async fn start_sysadmd(cache: Cache) -> Result<Daemon> {
             Cache::Off => iocage_service::SimBackend::in_memory().without_generation(),
         })),
         admin_password: Some(PASSWORD.to_owned()),
+        ..sysadmd::StartOptions::default()
     };
     let started = sysadmd::start(&config, options).await?;
     let addr = started.server.local_addrs()[0];

@@ -528,6 +528,12 @@ impl Auth {
         Arc::clone(&lock(&self.users).entries)
     }
 
+    /// Reads the users file now if it changed (SIGHUP), instead of within a second.
+    pub fn reload_users(&self) {
+        lock(&self.users).checked = Instant::now();
+        self.reload_if_changed();
+    }
+
     /// Reloads the users file if its stamp changed, and voids the grants of
     /// users removed or with a new password. The file is read without a lock held.
     fn reload_if_changed(&self) {

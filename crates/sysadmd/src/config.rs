@@ -214,6 +214,25 @@ pub struct ServeArgs {
     /// Allow --plaintext on a non-loopback address: credentials then cross the network unencrypted.
     #[arg(long, env = "SYSADMD_INSECURE_PLAINTEXT_ON_NETWORK", global = true)]
     pub insecure_plaintext_on_network: bool,
+    /// Where log lines go: stderr, or syslog (facility daemon, tag sysadmd).
+    #[arg(
+        long,
+        env = "SYSADMD_LOG",
+        value_enum,
+        default_value = "stderr",
+        global = true
+    )]
+    pub log: LogTarget,
+}
+
+/// Where the log goes (the audit log is always its own file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogTarget {
+    /// Standard error, in colour on a terminal unless NO_COLOR is set.
+    #[default]
+    Stderr,
+    /// syslog(3), facility daemon, tag `sysadmd`, each level at its severity.
+    Syslog,
 }
 
 /// An address to listen on as given: `IP:PORT`, `[IPv6]:PORT` or `HOST:PORT`.
@@ -284,7 +303,7 @@ impl ListenAddr {
 }
 
 /// The `[limits]` table of the file; every value has a default.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest REST body or WebSocket message, in bytes.
@@ -334,7 +353,7 @@ impl Limits {
 }
 
 /// The `[auth]` table of the file.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// Sliding token lifetime, in seconds.
@@ -359,7 +378,7 @@ impl Default for AuthSettings {
 }
 
 /// The `[sim]` table of the file: the simulated host.
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimSettings {
     /// Every simulated operation takes at least this long, in milliseconds,

@@ -21,10 +21,34 @@ use sysadm_proto::{
 use crate::events::EventHub;
 
 /// The append-only audit log: one JSON object per line.
+///
+/// Log rotation (newsyslog, logrotate) renames the file and may create a new
+/// one. Before each record the log checks that its path still names the file
+/// it has open, and reopens the path when it does not, so records go to the
+/// new file without a signal; a record written just before the rename is in
+/// the renamed file, never lost. [`Audit::reopen`] does the same on demand (SIGHUP).
 #[derive(Debug)]
 pub struct Audit {
     path: PathBuf,
     file: Mutex<File>,
+}
+
+fn open_append(path: &Path) -> anyhow::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot open audit log {}", path.display()))
+}
+
+/// Whether `path` still names the file `file` has open.
+fn still_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
+    }
 }
 
 impl Audit {
@@ -34,12 +58,7 @@ impl Audit {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .with_context(|| format!("cannot open audit log {}", path.display()))?;
+        let file = open_append(path)?;
         Ok(Audit {
             path: path.to_owned(),
             file: Mutex::new(file),
@@ -51,9 +70,25 @@ impl Audit {
         let mut line = record.to_string();
         line.push('\n');
         let mut file = self.file.lock().expect("audit lock");
+        if !still_at(&file, &self.path) {
+            match open_append(&self.path) {
+                Ok(reopened) => *file = reopened,
+                Err(error) => tracing::error!(
+                    error = format!("{error:#}"),
+                    "cannot reopen the audit log after it was moved; writing to the moved file"
+                ),
+            }
+        }
         if let Err(error) = file.write_all(line.as_bytes()) {
             tracing::error!(path = %self.path.display(), %error, "AUDIT LOG WRITE FAILED: a record is lost");
         }
+    }
+
+    /// Opens the path again (after a rotation), keeping the open file if that fails.
+    pub fn reopen(&self) -> anyhow::Result<()> {
+        let reopened = open_append(&self.path)?;
+        *self.file.lock().expect("audit lock") = reopened;
+        Ok(())
     }
 
     /// The log's path.

@@ -14,6 +14,7 @@ mod config;
 mod events;
 mod http;
 mod jobs;
+mod reload;
 mod server;
 mod tls;
 mod ws;
@@ -27,10 +28,11 @@ use iocage_service::{Backend, CliBackend, IocageService, Runner, SimBackend};
 pub use app::App;
 pub use config::{
     AuthSettings, BackendChoice, Cli, Command, Config, DEFAULT_LISTEN, Limits, ListenAddr,
-    ListenAddrError, PathName, ServeArgs, SimSettings, TlsChoice, default_state_dir,
+    ListenAddrError, LogTarget, PathName, ServeArgs, SimSettings, TlsChoice, default_state_dir,
 };
 pub use events::EventHub;
 pub use jobs::{Audit, Jobs};
+pub use reload::{Reloaded, Reloader};
 pub use server::Server;
 pub use tls::{TlsInfo, fingerprint};
 
@@ -41,6 +43,21 @@ pub struct Started {
     pub server: Server,
     /// The lines to print at start-up.
     pub banner: Vec<String>,
+    /// The configuration it runs with.
+    pub config: Config,
+}
+
+impl Started {
+    /// A handle that reloads this server (SIGHUP) by resolving `args`
+    /// (the command line it was started with) again.
+    pub fn reloader(&self, args: ServeArgs) -> Reloader {
+        Reloader::new(
+            self.server.app(),
+            self.server.tls_swap(),
+            args,
+            self.config.clone(),
+        )
+    }
 }
 
 /// What [`start`] takes besides the configuration.
@@ -51,6 +68,10 @@ pub struct StartOptions {
     /// The first admin's password when no users file exists yet
     /// (`SYSADMD_ADMIN_PASSWORD`); generated when `None`.
     pub admin_password: Option<String>,
+    /// Whether a generated password may appear in the banner. Only for a
+    /// person at a terminal: under rc(8) the banner goes to syslog, whose
+    /// files others may read, so then only the password file is named.
+    pub print_generated_password: bool,
 }
 
 impl std::fmt::Debug for StartOptions {
@@ -61,6 +82,7 @@ impl std::fmt::Debug for StartOptions {
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "<redacted>"),
             )
+            .field("print_generated_password", &self.print_generated_password)
             .finish()
     }
 }
@@ -144,6 +166,15 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         Some(auth::FirstStart {
             user,
             password_file: Some(file),
+            generated_password: Some(_),
+        }) if !options.print_generated_password => banner.push(format!(
+            "created user '{user}' with a generated password, in {} (readable by you only; not \
+             printed here, as standard output is not a terminal); manage users with `sysadmd user --help`",
+            file.display()
+        )),
+        Some(auth::FirstStart {
+            user,
+            password_file: Some(file),
             generated_password: Some(password),
         }) => banner.push(format!(
             "created user '{user}' with password {password} (also in {}, readable by you only); \
@@ -167,7 +198,11 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         )),
     }
     banner.push(format!("audit log: {}", config.audit_log.display()));
-    Ok(Started { server, banner })
+    Ok(Started {
+        server,
+        banner,
+        config: config.clone(),
+    })
 }
 
 /// Chooses the backend and says why, for the start-up message. The CLI

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use sysadmd::{Cli, Command, Config, PathName, shutdown_signal};
+use sysadmd::{Cli, Command, Config, LogTarget, PathName, shutdown_signal};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -12,17 +12,37 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
-    // Colour only for a person at a terminal, and never with NO_COLOR set
-    // (https://no-color.org): a log file or pipe gets plain text.
-    let colour = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_ansi(colour)
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match cli.serve.log {
+        LogTarget::Stderr => {
+            // Colour only for a person at a terminal, and never with NO_COLOR
+            // set (https://no-color.org): a log file or pipe gets plain text.
+            let colour = std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(colour)
+                .with_writer(std::io::stderr)
+                .init();
+        }
+        LogTarget::Syslog => {
+            let Some(syslog) = syslog_tracing::Syslog::new(
+                c"sysadmd",
+                syslog_tracing::Options::LOG_PID,
+                syslog_tracing::Facility::Daemon,
+            ) else {
+                eprintln!("sysadmd: cannot open syslog");
+                return ExitCode::FAILURE;
+            };
+            // syslog stamps the time and host itself.
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(false)
+                .without_time()
+                .with_writer(syslog)
+                .init();
+        }
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -69,14 +89,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     runtime.block_on(async {
         let options = sysadmd::StartOptions {
             admin_password: std::env::var("SYSADMD_ADMIN_PASSWORD").ok(),
+            print_generated_password: std::io::stdout().is_terminal(),
             ..Default::default()
         };
         let started = sysadmd::start(&config, options).await?;
         for line in &started.banner {
-            println!("{line}");
+            say(line);
         }
+        let reloader = started.reloader(cli.serve.clone());
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                let reloader = reloader.clone();
+                // Files are read and a certificate may be parsed: off the async workers.
+                let _ = tokio::task::spawn_blocking(move || reloader.reload_and_log()).await;
+            }
+        });
         started.server.run(shutdown_signal()).await;
-        println!("sysadmd stopped");
+        say("sysadmd stopped");
         Ok(())
     })
 }
@@ -100,4 +130,11 @@ fn print_paths(config: &Config, which: Option<PathName>) {
             }
         }
     }
+}
+
+/// Prints a line on standard output, if anyone still reads it: a closed pipe
+/// (the banner's reader went away, or rc(8) closed it) must never stop the server.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }

@@ -14,12 +14,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::app::App;
+use crate::tls::TlsSwap;
 
 /// Bound listeners, ready to serve.
 pub struct Server {
     app: Arc<App>,
     listeners: Vec<TcpListener>,
-    tls: Option<TlsAcceptor>,
+    tls: Option<TlsSwap>,
 }
 
 impl std::fmt::Debug for Server {
@@ -55,7 +56,7 @@ impl Server {
         Server {
             app,
             listeners,
-            tls: tls.map(TlsAcceptor::from),
+            tls: tls.map(TlsSwap::new),
         }
     }
 
@@ -65,6 +66,16 @@ impl Server {
             .iter()
             .filter_map(|listener| listener.local_addr().ok())
             .collect()
+    }
+
+    /// The shared application state.
+    pub(crate) fn app(&self) -> Arc<App> {
+        self.app.clone()
+    }
+
+    /// The TLS configuration's handle, to replace the certificate (SIGHUP).
+    pub(crate) fn tls_swap(&self) -> Option<TlsSwap> {
+        self.tls.clone()
     }
 
     /// Whether connections use TLS.
@@ -115,7 +126,7 @@ pub(crate) async fn bind_listeners(addrs: &[SocketAddr]) -> Result<Vec<TcpListen
 async fn accept_loop(
     app: Arc<App>,
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<TlsSwap>,
     slots: Arc<Semaphore>,
 ) {
     loop {
@@ -136,9 +147,13 @@ async fn accept_loop(
             () = app.shutdown.cancelled() => return,
         };
         let slot = Arc::new(slot);
-        app.tracker
-            .clone()
-            .spawn(connection(app.clone(), stream, addr, tls.clone(), slot));
+        app.tracker.clone().spawn(connection(
+            app.clone(),
+            stream,
+            addr,
+            tls.as_ref().map(TlsSwap::current),
+            slot,
+        ));
     }
 }
 

@@ -26,12 +26,45 @@ pub struct TlsInfo {
     pub generated: bool,
 }
 
-/// Builds the rustls configuration. `None` for plaintext.
+/// The TLS configuration new connections get; SIGHUP replaces it (a new
+/// certificate), connections already open keep theirs.
+#[derive(Clone)]
+pub(crate) struct TlsSwap(Arc<std::sync::RwLock<tokio_rustls::TlsAcceptor>>);
+
+impl std::fmt::Debug for TlsSwap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsSwap")
+    }
+}
+
+impl TlsSwap {
+    pub(crate) fn new(config: Arc<ServerConfig>) -> TlsSwap {
+        TlsSwap(Arc::new(std::sync::RwLock::new(config.into())))
+    }
+
+    /// The acceptor for the next connection.
+    pub(crate) fn current(&self) -> tokio_rustls::TlsAcceptor {
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Serves `config` to connections from now on.
+    pub(crate) fn replace(&self, config: Arc<ServerConfig>) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = config.into();
+    }
+}
+
 /// Where the generated self-signed certificate lives in the state directory.
 pub(crate) fn self_signed_cert_path(state_dir: &Path) -> std::path::PathBuf {
     state_dir.join("tls").join("cert.pem")
 }
 
+/// Builds the rustls configuration. `None` for plaintext.
 pub(crate) fn server_config(
     choice: &TlsChoice,
     state_dir: &Path,

@@ -57,6 +57,7 @@ impl TestServer {
         let options = StartOptions {
             backend,
             admin_password: Some(ADMIN_PASSWORD.to_owned()),
+            ..StartOptions::default()
         };
         let started = sysadmd::start(&config, options)
             .await
