@@ -93,11 +93,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ..Default::default()
         };
         let started = sysadmd::start(&config, options).await?;
+        // Before the banner: once it is out, `service sysadmd reload` works.
+        let reloader = started.reloader(cli.serve.clone());
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         for line in &started.banner {
             say(line);
         }
-        let reloader = started.reloader(cli.serve.clone());
-        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         tokio::spawn(async move {
             while hangup.recv().await.is_some() {
                 let reloader = reloader.clone();
