@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 mod bench;
 mod fixtures;
 mod fuzz;
+mod port;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -21,6 +22,8 @@ tasks:
   fixtures   regenerate fixtures/api/ from the API documents in ../shared/spec
   bench      benchmarks against baselines in the same run; writes BENCHMARKS.md
   fuzz       [--seconds N] [TARGET...] the cargo-fuzz targets of fuzz/, N seconds each
+  man        regenerate packaging/man/sysadmd.8 from the command-line definition
+  port       regenerate the FreeBSD port's CARGO_CRATES (packaging/freebsd/port/Makefile.crates)
 ";
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +48,20 @@ fn task() -> Result<()> {
             let args: Vec<String> = std::env::args().skip(2).collect();
             fuzz::fuzz(&workspace_root(), &args)
         }
+        Some("man") => {
+            let root = workspace_root();
+            let status = Command::new("cargo")
+                .args(["test", "-p", "sysadmd", "--test", "man"])
+                .env("SYSADMD_UPDATE_MAN", "1")
+                .current_dir(&root)
+                .status()
+                .context("could not start cargo")?;
+            if !status.success() {
+                bail!("regenerating the manual pages failed: {status}");
+            }
+            Ok(())
+        }
+        Some("port") => port::write(&workspace_root()),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())

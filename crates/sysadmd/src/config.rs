@@ -164,7 +164,7 @@ pub enum BackendChoice {
 /// Options of `sysadmd serve`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServeArgs {
-    /// A TOML configuration file.
+    /// A TOML configuration file [default on FreeBSD: /usr/local/etc/sysadmd/sysadmd.toml, if it exists].
     #[arg(long, env = "SYSADMD_CONFIG", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
     /// An address to listen on (repeatable) [default: 127.0.0.1:12150 and 127.0.0.1:12151].
@@ -452,7 +452,7 @@ pub struct Config {
 impl Config {
     /// Resolves flags and environment (already merged by clap) over the file over the defaults.
     pub fn resolve(args: &ServeArgs) -> Result<Config> {
-        let file = match &args.config {
+        let file = match args.config.as_deref().or(default_config_file()) {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
@@ -577,6 +577,17 @@ fn read_file(path: &Path) -> Result<FileConfig> {
     })
 }
 
+/// Where FreeBSD keeps a package's configuration (hier(7)): read when no
+/// `--config` is given and the file exists. Elsewhere there is no default file.
+pub const FREEBSD_CONFIG: &str = "/usr/local/etc/sysadmd/sysadmd.toml";
+
+/// The configuration file read without `--config`: [`FREEBSD_CONFIG`] on
+/// FreeBSD when it exists, else none.
+pub fn default_config_file() -> Option<&'static Path> {
+    let path = Path::new(FREEBSD_CONFIG);
+    (cfg!(target_os = "freebsd") && path.is_file()).then_some(path)
+}
+
 /// `/var/db/sysadmd` for root; otherwise `$XDG_DATA_HOME/sysadmd` or `~/.local/share/sysadmd`.
 pub fn default_state_dir() -> Result<PathBuf> {
     if rustix::process::geteuid().is_root() {
@@ -661,6 +672,38 @@ mod tests {
         expected.sort_unstable();
         assert_eq!(top_sorted, expected, "top-level keys of the README sample");
         let table = |value: toml::Value| value.as_table().cloned().expect("a table");
+        // sysadmd.toml(5) describes every key, with the same default.
+        let page = include_str!("../../../packaging/man/sysadmd.toml.5");
+        let described = |key: &str, default: &str| {
+            page.lines()
+                .any(|line| line.starts_with(&format!("\\fB{key}\\fR = {default}")))
+        };
+        for key in &expected {
+            if !["limits", "auth", "sim"].contains(key) {
+                assert!(
+                    described(key, ""),
+                    "sysadmd.toml(5) does not describe '{key}'"
+                );
+            }
+        }
+        for (name, defaults) in [
+            ("limits", toml::Value::try_from(Limits::default()).unwrap()),
+            (
+                "auth",
+                toml::Value::try_from(AuthSettings::default()).unwrap(),
+            ),
+            (
+                "sim",
+                toml::Value::try_from(SimSettings::default()).unwrap(),
+            ),
+        ] {
+            for (key, value) in table(defaults) {
+                assert!(
+                    described(&key, &value.to_string()),
+                    "sysadmd.toml(5) must describe [{name}] {key} = {value}"
+                );
+            }
+        }
         for (name, defaults) in [
             ("limits", toml::Value::try_from(Limits::default()).unwrap()),
             (

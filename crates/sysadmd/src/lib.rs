@@ -27,8 +27,9 @@ use iocage_service::{Backend, CliBackend, IocageService, Runner, SimBackend};
 
 pub use app::App;
 pub use config::{
-    AuthSettings, BackendChoice, Cli, Command, Config, DEFAULT_LISTEN, Limits, ListenAddr,
-    ListenAddrError, LogTarget, PathName, ServeArgs, SimSettings, TlsChoice, default_state_dir,
+    AuthSettings, BackendChoice, Cli, Command, Config, DEFAULT_LISTEN, FREEBSD_CONFIG, Limits,
+    ListenAddr, ListenAddrError, LogTarget, PathName, ServeArgs, SimSettings, TlsChoice,
+    default_config_file, default_state_dir,
 };
 pub use events::EventHub;
 pub use jobs::{Audit, Jobs};
