@@ -105,6 +105,23 @@ async fn reload_serves_a_new_certificate_keeps_open_connections_and_names_restar
         .unwrap();
     let _login = socket.next().await.unwrap().unwrap();
 
+    // A user added to users.toml can log in right after the reload.
+    let state_dir = dir.join("state");
+    let mut input = std::io::Cursor::new(b"reloaded-user-password\n".to_vec());
+    sysadmd::auth::run_user_command_with(
+        &state_dir,
+        sysadmd::auth::UserCommand::Add {
+            name: "newcomer".to_owned(),
+            role: sysadmd::auth::Role::Viewer,
+            password_stdin: true,
+            allow_weak: false,
+        },
+        &mut input,
+        &mut Vec::new(),
+        sysadmd::auth::HashParams::fast_for_tests(),
+    )
+    .unwrap();
+
     write_certificate(&cert, &key);
     let reloaded = reloader.reload().unwrap();
     assert!(reloaded.tls);
@@ -121,6 +138,20 @@ async fn reload_serves_a_new_certificate_keeps_open_connections_and_names_restar
         !trusts(addr, &first_cert).await,
         "and no longer the old one"
     );
+
+    socket
+        .send(call(
+            json!({"namespace": "rpc", "name": "auth", "id": "newcomer",
+            "args": {"username": "newcomer", "password": "reloaded-user-password"}}),
+        ))
+        .await
+        .unwrap();
+    let reply = loop {
+        if let Message::Text(text) = socket.next().await.unwrap().unwrap() {
+            break serde_json::from_str::<Value>(text.as_str()).unwrap();
+        }
+    };
+    assert_eq!(reply["name"], "response", "the new user logs in: {reply}");
 
     // The connection opened before the reload is still served.
     socket
