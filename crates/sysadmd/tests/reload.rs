@@ -8,13 +8,10 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use rustls::RootCertStore;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use serde_json::{Value, json};
 use support::{ADMIN_PASSWORD, TestServer, basic, iocage, rest_call};
 use sysadmd::{Config, ServeArgs, StartOptions};
@@ -29,18 +26,8 @@ fn write_certificate(cert: &Path, key: &Path) {
     std::fs::write(key, certified.signing_key.serialize_pem()).unwrap();
 }
 
-fn connector(cert_pem: &Path) -> TlsConnector {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(cert_pem).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
+fn connector(cert_pem: &std::path::Path) -> TlsConnector {
+    support::tls_connector(cert_pem)
 }
 
 /// Whether a client trusting only `cert_pem` completes a handshake with `addr`.

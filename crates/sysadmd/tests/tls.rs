@@ -4,16 +4,12 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use rustls::RootCertStore;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use serde_json::{Value, json};
 use support::{ADMIN_PASSWORD, TestServer, basic};
 use sysadmd::{Config, ServeArgs, TlsChoice};
@@ -22,17 +18,7 @@ use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::Message;
 
 fn connector(cert_pem: &std::path::Path) -> TlsConnector {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(cert_pem).expect("certificate file") {
-        roots.add(cert.expect("certificate")).expect("trusted");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
+    support::tls_connector(cert_pem)
 }
 
 async fn tls_server() -> TestServer {
