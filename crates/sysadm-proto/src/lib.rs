@@ -36,11 +36,11 @@ mod rpc;
 
 pub use envelope::{
     ERROR_NAME, EVENTS_NAMESPACE, ErrorResponse, EventMessage, RESPONSE_NAME, Request, RequestId,
-    Response, RestBody, ServerMessage,
+    Response, RestBody, RestRequest, ServerMessage,
 };
 pub use error::{ArgsError, EnvelopeError, ErrorArgs, ErrorCode, shown};
 pub use events::{
-    DispatcherEvent, EventKind, EventsRequest, JobOutcome, JobState, SubscriptionReply,
+    DispatcherEvent, EventKind, EventNames, EventsRequest, JobOutcome, JobState, SubscriptionReply,
 };
 pub use request::{
     Action, DEFAULT_EXEC_USER, IOCAGE_NAME, IOCAGE_NAMESPACE, IocageRequest, JailSettingsQuery,

@@ -26,8 +26,8 @@ use iocage_service::{Backend, CliBackend, IocageService, Runner, SimBackend};
 
 pub use app::App;
 pub use config::{
-    AuthSettings, BackendChoice, Cli, Command, Config, DEFAULT_LISTEN, Limits, ServeArgs,
-    SimSettings, TlsChoice, default_state_dir,
+    AuthSettings, BackendChoice, Cli, Command, Config, DEFAULT_LISTEN, HttpSettings, Limits,
+    ServeArgs, SimSettings, TlsChoice, default_state_dir,
 };
 pub use events::EventHub;
 pub use jobs::{Audit, Jobs};
@@ -93,7 +93,13 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
     let audit = Audit::open(&config.audit_log)?;
     let jobs = Jobs::new(EventHub::default(), audit);
     let auth = Arc::new(auth);
-    let app = App::new(service, auth, jobs, config.limits.clone());
+    let app = App::new(
+        service,
+        auth,
+        jobs,
+        config.limits.clone(),
+        config.http.clone(),
+    );
     app.connect_audit();
 
     let tls = tls::server_config(&config.tls, &config.state_dir)?;
