@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub mod daemon;
 pub mod slow_df;
 
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
