@@ -2,7 +2,8 @@
 //! `sysadm/iocage` class, typed.
 //!
 //! * [`Request`], [`Response`], [`ErrorResponse`], [`RestBody`], [`EventMessage`]:
-//!   the envelope every message travels in.
+//!   the envelope every message travels in; [`RestRequest`] reads a REST body
+//!   that may be a whole envelope, as the reference server accepted.
 //! * [`IocageRequest`]: the 19 iocage actions of the API documents, decoded from
 //!   `args` with errors that name what was wrong ([`ArgsError`]).
 //! * [`IocageResponse`]: every result, serializing to exactly the documented JSON.

@@ -1,5 +1,6 @@
-//! One HTTP request: REST (`PUT|POST|GET /<namespace>/<name>` with the args
-//! as JSON body) or the WebSocket upgrade (`GET /`).
+//! One HTTP request: REST (`PUT|POST|GET|HEAD /<namespace>/<name>` with the
+//! args, or a whole envelope, as JSON body), `OPTIONS` (with CORS for the
+//! configured origins), or the WebSocket upgrade (`GET /`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
