@@ -80,7 +80,9 @@ pub struct Request {
     /// The id to echo; absent ids are answered with `""`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<RequestId>,
-    /// The arguments; `Value::Null` when the client sent none.
+    /// The arguments: `args`, or, when the message has no `args`, its other
+    /// members (the reference server accepted arguments at the top level);
+    /// `Value::Null` when the client sent none.
     #[serde(default)]
     pub args: Value,
 }
@@ -117,7 +119,7 @@ impl Request {
                 });
             }
         };
-        let args = object.remove("args").unwrap_or(Value::Null);
+        let args = args_or_rest(object);
         Ok(Request {
             namespace,
             name,
@@ -129,6 +131,98 @@ impl Request {
     /// The id to put in the reply: the request's, or `""`.
     pub fn reply_id(&self) -> RequestId {
         self.id.clone().unwrap_or_default()
+    }
+}
+
+/// `args` if the envelope has it, else the envelope's other fields (the
+/// reference server read arguments standing at the top level, beside
+/// `namespace` and `name`), else `Value::Null`.
+fn args_or_rest(mut object: serde_json::Map<String, Value>) -> Value {
+    match object.remove("args") {
+        Some(args) => args,
+        None if object.is_empty() => Value::Null,
+        None => Value::Object(object),
+    }
+}
+
+/// A REST body read as the reference server read it: either the request's
+/// `args`, or a whole envelope.
+///
+/// The rule: a body that is a JSON object with a `namespace`, `name` or
+/// `args` member is an envelope. Its `args` are the arguments when present,
+/// else its members other than `namespace`, `name` and `id` are (as the
+/// reference server's `RestStructs.cpp` did). Any other body is the
+/// arguments themselves. No iocage, `rpc` or `events` argument is called
+/// `namespace`, `name` or `args`, so no plain body is mistaken for an envelope.
+///
+/// ```
+/// use serde_json::json;
+/// use sysadm_proto::RestRequest;
+/// let body = json!({"namespace": "sysadm", "name": "iocage", "id": "x", "args": {"action": "listjails"}});
+/// let request = RestRequest::from_body(body).unwrap();
+/// assert_eq!(request.name.as_deref(), Some("iocage"));
+/// assert_eq!(request.args, json!({"action": "listjails"}));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestRequest {
+    /// The envelope's namespace, if the body was an envelope that named one.
+    pub namespace: Option<String>,
+    /// The envelope's name, if the body was an envelope that named one.
+    pub name: Option<String>,
+    /// The arguments; `Value::Null` for an empty body.
+    pub args: Value,
+}
+
+impl RestRequest {
+    /// Reads a parsed REST body. An envelope's `namespace` and `name` must be
+    /// strings and its `id` a string or a number (REST replies carry no id,
+    /// so it is otherwise ignored).
+    pub fn from_body(body: Value) -> Result<RestRequest, EnvelopeError> {
+        let Value::Object(mut object) = body else {
+            return Ok(RestRequest {
+                namespace: None,
+                name: None,
+                args: body,
+            });
+        };
+        if !["namespace", "name", "args"]
+            .iter()
+            .any(|field| object.contains_key(*field))
+        {
+            return Ok(RestRequest {
+                namespace: None,
+                name: None,
+                args: Value::Object(object),
+            });
+        }
+        let namespace = take_optional_string(&mut object, "namespace")?;
+        let name = take_optional_string(&mut object, "name")?;
+        match object.remove("id") {
+            None | Some(Value::Null | Value::String(_) | Value::Number(_)) => {}
+            Some(other) => {
+                return Err(EnvelopeError::WrongFieldType {
+                    field: "id",
+                    expected: "a string or a number",
+                    found: json_type(&other),
+                });
+            }
+        }
+        Ok(RestRequest {
+            namespace,
+            name,
+            args: args_or_rest(object),
+        })
+    }
+}
+
+fn take_optional_string(
+    object: &mut serde_json::Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<String>, EnvelopeError> {
+    match take_string(object, field) {
+        Ok(text) => Ok(Some(text)),
+        Err(EnvelopeError::MissingField { .. }) => Ok(None),
+        Err(error) => Err(error),
     }
 }
 
@@ -267,5 +361,86 @@ pub(crate) fn json_type(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::{Request, RestRequest};
+
+    #[test]
+    fn websocket_arguments_may_stand_at_the_top_level() {
+        let check = |message: Value, args: Value| {
+            let request = Request::from_value(message.clone()).expect("a request");
+            assert_eq!(request.args, args, "{message}");
+        };
+        check(
+            json!({"namespace": "sysadm", "name": "iocage", "id": "a", "action": "listjails"}),
+            json!({"action": "listjails"}),
+        );
+        // `args` wins when both are there, as in the reference server.
+        check(
+            json!({"namespace": "sysadm", "name": "iocage", "args": {"action": "df"}, "action": "x"}),
+            json!({"action": "df"}),
+        );
+        check(json!({"namespace": "rpc", "name": "identify"}), Value::Null);
+    }
+
+    #[test]
+    fn a_rest_body_may_be_a_whole_envelope() {
+        let check = |body: Value, namespace: Option<&str>, name: Option<&str>, args: Value| {
+            let request = RestRequest::from_body(body.clone()).expect("a body");
+            assert_eq!(
+                request,
+                RestRequest {
+                    namespace: namespace.map(str::to_owned),
+                    name: name.map(str::to_owned),
+                    args,
+                },
+                "{body}"
+            );
+        };
+        check(
+            json!({"action": "listjails"}),
+            None,
+            None,
+            json!({"action": "listjails"}),
+        );
+        check(
+            json!({"namespace": "sysadm", "name": "iocage", "id": "x", "args": {"action": "df"}}),
+            Some("sysadm"),
+            Some("iocage"),
+            json!({"action": "df"}),
+        );
+        check(
+            json!({"namespace": "sysadm", "name": "iocage", "id": 7, "action": "df"}),
+            Some("sysadm"),
+            Some("iocage"),
+            json!({"action": "df"}),
+        );
+        check(
+            json!({"args": ["dispatcher"]}),
+            None,
+            None,
+            json!(["dispatcher"]),
+        );
+        check(json!(["dispatcher"]), None, None, json!(["dispatcher"]));
+        check(Value::Null, None, None, Value::Null);
+        // A plain body with an `id` member is still plain arguments.
+        check(
+            json!({"id": "x", "action": "df"}),
+            None,
+            None,
+            json!({"id": "x", "action": "df"}),
+        );
+        for bad in [
+            json!({"namespace": 1, "args": {}}),
+            json!({"name": [], "args": {}}),
+            json!({"args": {}, "id": {}}),
+        ] {
+            assert!(RestRequest::from_body(bad.clone()).is_err(), "{bad}");
+        }
     }
 }

@@ -7,23 +7,42 @@ use serde_json::Value;
 use crate::envelope::json_type;
 use crate::error::ArgsError;
 
-/// Event types a connection can subscribe to.
+/// Event types a connection can subscribe to: the reference server's three.
+///
+/// sysadmd emits only [`EventKind::Dispatcher`]; the other two are accepted
+/// so that clients written for the reference server can subscribe as they
+/// always did, and never fire here (see [`EventKind::is_emitted`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum EventKind {
     /// Jobs starting and finishing.
     Dispatcher,
+    /// The reference server's Life Preserver (ZFS replication) events; never sent by sysadmd.
+    LifePreserver,
+    /// The reference server's system state (CPU, memory, ...) events; never sent by sysadmd.
+    SystemState,
 }
 
 impl EventKind {
-    /// Every event type sysadmd emits.
-    pub const ALL: [EventKind; 1] = [EventKind::Dispatcher];
+    /// Every event type a connection may subscribe to.
+    pub const ALL: [EventKind; 3] = [
+        EventKind::Dispatcher,
+        EventKind::LifePreserver,
+        EventKind::SystemState,
+    ];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Dispatcher => "dispatcher",
+            EventKind::LifePreserver => "life-preserver",
+            EventKind::SystemState => "system-state",
         }
+    }
+
+    /// Whether sysadmd ever sends events of this type (only `dispatcher`).
+    pub fn is_emitted(self) -> bool {
+        self == EventKind::Dispatcher
     }
 
     fn from_name(name: &str) -> Option<EventKind> {
@@ -33,35 +52,65 @@ impl EventKind {
     }
 }
 
+/// The event types named by one subscribe or unsubscribe request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventNames {
+    /// The known types, in the order given.
+    pub known: Vec<EventKind>,
+    /// The names that are no event type, as given; they are skipped, as the
+    /// reference server skipped them.
+    pub unknown: Vec<String>,
+}
+
 /// `events/subscribe` or `events/unsubscribe`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventsRequest {
     /// Start receiving these events.
-    Subscribe(Vec<EventKind>),
+    Subscribe(EventNames),
     /// Stop receiving these events.
-    Unsubscribe(Vec<EventKind>),
+    Unsubscribe(EventNames),
 }
 
 impl EventsRequest {
     /// Decodes from the envelope `name` and `args` (a string or an array of
     /// strings). `None` means the name is not an events request (a 404).
+    ///
+    /// Unknown event names are not an error (they are reported back in
+    /// [`SubscriptionReply::unknown`]); no name at all, or a name that is not
+    /// a string, is.
     pub fn decode(name: &str, args: &Value) -> Option<Result<EventsRequest, ArgsError>> {
         let action: &'static str = match name {
             "subscribe" => "subscribe",
             "unsubscribe" => "unsubscribe",
             _ => return None,
         };
-        let kinds = kinds(action, args);
-        Some(kinds.map(|kinds| match action {
-            "subscribe" => EventsRequest::Subscribe(kinds),
-            _ => EventsRequest::Unsubscribe(kinds),
+        let names = names(action, args);
+        Some(names.map(|names| match action {
+            "subscribe" => EventsRequest::Subscribe(names),
+            _ => EventsRequest::Unsubscribe(names),
         }))
+    }
+
+    /// The names the request gave.
+    pub fn names(&self) -> &EventNames {
+        match self {
+            EventsRequest::Subscribe(names) | EventsRequest::Unsubscribe(names) => names,
+        }
     }
 }
 
-fn kinds(action: &'static str, args: &Value) -> Result<Vec<EventKind>, ArgsError> {
-    let names: Vec<&Value> = match args {
-        Value::Array(items) => items.iter().collect(),
+fn names(action: &'static str, args: &Value) -> Result<EventNames, ArgsError> {
+    let expected = "an event type or a non-empty array of them";
+    let items: Vec<&Value> = match args {
+        Value::Array(items) if !items.is_empty() => items.iter().collect(),
+        Value::Array(_) => {
+            return Err(ArgsError::InvalidValue {
+                action,
+                argument: "args",
+                value: "[]".to_owned(),
+                accepted: format!("{expected}: {}", known_names()),
+            });
+        }
         single @ Value::String(_) => vec![single],
         Value::Null => {
             return Err(ArgsError::MissingArgument {
@@ -73,38 +122,68 @@ fn kinds(action: &'static str, args: &Value) -> Result<Vec<EventKind>, ArgsError
             return Err(ArgsError::WrongType {
                 action,
                 argument: "args",
-                expected: "an event type or an array of them",
+                expected,
                 found: json_type(other),
             });
         }
     };
-    let known = || EventKind::ALL.map(EventKind::as_str).join(", ");
-    names
-        .into_iter()
-        .map(|name| match name {
-            Value::String(text) => {
-                EventKind::from_name(text).ok_or_else(|| ArgsError::InvalidValue {
+    let mut names = EventNames::default();
+    for item in items {
+        match item {
+            Value::String(text) => match EventKind::from_name(text) {
+                Some(kind) => names.known.push(kind),
+                None => names.unknown.push(text.clone()),
+            },
+            other => {
+                return Err(ArgsError::WrongType {
                     action,
-                    argument: "event type",
-                    value: text.clone(),
-                    accepted: format!("known event types: {}", known()),
-                })
+                    argument: "args",
+                    expected: "an array of event type strings",
+                    found: json_type(other),
+                });
             }
-            other => Err(ArgsError::WrongType {
-                action,
-                argument: "args",
-                expected: "an array of event type strings",
-                found: json_type(other),
-            }),
-        })
-        .collect()
+        }
+    }
+    Ok(names)
 }
 
-/// The reply to subscribe and unsubscribe: what the connection now receives.
+fn known_names() -> String {
+    EventKind::ALL.map(EventKind::as_str).join(", ")
+}
+
+/// The reply to subscribe and unsubscribe: what the connection now receives,
+/// and what of the request was skipped.
+///
+/// `{"subscribed": ["dispatcher", "life-preserver"], "unknown": ["foo"], "never_sent": ["life-preserver"]}`;
+/// the last two are left out when empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriptionReply {
     /// The event types this connection is subscribed to, sorted.
     pub subscribed: Vec<EventKind>,
+    /// Names in the request that are no event type, as given: skipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<String>,
+    /// Subscribed types this server never sends (the reference server's
+    /// `life-preserver` and `system-state`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub never_sent: Vec<EventKind>,
+}
+
+impl SubscriptionReply {
+    /// The reply for a connection now subscribed to `subscribed`, after a
+    /// request that named `unknown` names.
+    pub fn new(subscribed: Vec<EventKind>, unknown: Vec<String>) -> Self {
+        let never_sent = subscribed
+            .iter()
+            .copied()
+            .filter(|kind| !kind.is_emitted())
+            .collect();
+        SubscriptionReply {
+            subscribed,
+            unknown,
+            never_sent,
+        }
+    }
 }
 
 /// Where a job is.
@@ -157,4 +236,67 @@ pub struct DispatcherEvent {
     /// How it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<JobOutcome>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::{EventKind, EventNames, EventsRequest, SubscriptionReply};
+
+    fn check(args: Value, known: &[EventKind], unknown: &[&str]) {
+        let decoded = EventsRequest::decode("subscribe", &args).expect("an events request");
+        let expected = EventNames {
+            known: known.to_vec(),
+            unknown: unknown.iter().map(|name| (*name).to_owned()).collect(),
+        };
+        assert_eq!(decoded, Ok(EventsRequest::Subscribe(expected)), "{args}");
+    }
+
+    #[test]
+    fn the_reference_types_are_known_and_other_names_are_skipped() {
+        use EventKind::*;
+        check(
+            json!(["dispatcher", "life-preserver", "system-state"]),
+            &[Dispatcher, LifePreserver, SystemState],
+            &[],
+        );
+        check(json!("life-preserver"), &[LifePreserver], &[]);
+        check(json!(["foo", "dispatcher"]), &[Dispatcher], &["foo"]);
+        check(json!(["Dispatcher"]), &[], &["Dispatcher"]);
+    }
+
+    #[test]
+    fn no_name_or_a_name_that_is_not_a_string_is_refused() {
+        for args in [json!([]), json!(null), json!({}), json!([1]), json!(3)] {
+            let decoded = EventsRequest::decode("unsubscribe", &args).expect("an events request");
+            assert!(decoded.is_err(), "{args}: {decoded:?}");
+        }
+        let empty = EventsRequest::decode("subscribe", &json!([]))
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            empty
+                .to_string()
+                .contains("dispatcher, life-preserver, system-state"),
+            "{empty}"
+        );
+    }
+
+    #[test]
+    fn the_reply_says_what_was_skipped_and_what_never_fires() {
+        let reply = SubscriptionReply::new(
+            vec![EventKind::Dispatcher, EventKind::SystemState],
+            vec!["foo".to_owned()],
+        );
+        assert_eq!(
+            serde_json::to_value(&reply).unwrap(),
+            json!({"subscribed": ["dispatcher", "system-state"], "unknown": ["foo"], "never_sent": ["system-state"]})
+        );
+        let plain = SubscriptionReply::new(vec![EventKind::Dispatcher], vec![]);
+        assert_eq!(
+            serde_json::to_value(&plain).unwrap(),
+            json!({"subscribed": ["dispatcher"]})
+        );
+    }
 }

@@ -2,7 +2,8 @@
 //! `sysadm/iocage` class, typed.
 //!
 //! * [`Request`], [`Response`], [`ErrorResponse`], [`RestBody`], [`EventMessage`]:
-//!   the envelope every message travels in.
+//!   the envelope every message travels in; [`RestRequest`] reads a REST body
+//!   that may be a whole envelope, as the reference server accepted.
 //! * [`IocageRequest`]: the 19 iocage actions of the API documents, decoded from
 //!   `args` with errors that name what was wrong ([`ArgsError`]).
 //! * [`IocageResponse`]: every result, serializing to exactly the documented JSON.
@@ -36,11 +37,11 @@ mod rpc;
 
 pub use envelope::{
     ERROR_NAME, EVENTS_NAMESPACE, ErrorResponse, EventMessage, RESPONSE_NAME, Request, RequestId,
-    Response, RestBody, ServerMessage,
+    Response, RestBody, RestRequest, ServerMessage,
 };
 pub use error::{ArgsError, EnvelopeError, ErrorArgs, ErrorCode, shown};
 pub use events::{
-    DispatcherEvent, EventKind, EventsRequest, JobOutcome, JobState, SubscriptionReply,
+    DispatcherEvent, EventKind, EventNames, EventsRequest, JobOutcome, JobState, SubscriptionReply,
 };
 pub use request::{
     Action, DEFAULT_EXEC_USER, IOCAGE_NAME, IOCAGE_NAMESPACE, IocageRequest, JailSettingsQuery,

@@ -161,5 +161,5 @@ pub enum Access {
     Read,
 }
 
-/// The reply to `query`: `{"sysadm/iocage": "read/write"}`.
+/// The reply to `query`: `{"sysadm/iocage": "read/write", "rpc/dispatcher": "read"}`.
 pub type QueryReply = BTreeMap<String, Access>;

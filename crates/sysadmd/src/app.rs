@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{Auth, AuthError, Principal, Role};
-use crate::config::Limits;
+use crate::config::{HttpSettings, Limits};
 use crate::events::{EventHub, Subscriber};
 use crate::jobs::Jobs;
 
@@ -169,6 +169,7 @@ pub struct App {
     pub(crate) jobs: Jobs,
     pub(crate) events: EventHub,
     pub(crate) limits: Limits,
+    pub(crate) http: HttpSettings,
     pub(crate) hostname: String,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
@@ -177,7 +178,13 @@ pub struct App {
 impl App {
     /// Builds the shared state. No socket is involved, so tests can call
     /// [`App::dispatch`] directly.
-    pub fn new(service: IocageService, auth: Arc<Auth>, jobs: Jobs, limits: Limits) -> Arc<App> {
+    pub fn new(
+        service: IocageService,
+        auth: Arc<Auth>,
+        jobs: Jobs,
+        limits: Limits,
+        http: HttpSettings,
+    ) -> Arc<App> {
         let events = jobs.events().clone();
         Arc::new(App {
             service,
@@ -185,6 +192,7 @@ impl App {
             jobs,
             events,
             limits,
+            http,
             hostname: hostname(),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
@@ -222,6 +230,8 @@ impl App {
         authorization: Option<&str>,
     ) -> Result<Reply, ApiError> {
         let started = Instant::now();
+        // Class names are case-insensitive, as the reference server lower-cased them.
+        let (namespace, name) = (&*lower(namespace), &*lower(name));
         let action = args
             .get("action")
             .and_then(Value::as_str)
@@ -264,7 +274,7 @@ impl App {
             let request = RpcRequest::decode(name, &args)
                 .ok_or_else(|| ApiError::not_found(namespace, name))??;
             if request.is_public() {
-                return self.public_rpc(peer, request);
+                return self.public_rpc(peer, request).await;
             }
             let principal = self.authenticate(peer, authorization)?;
             return self.rpc(peer, &principal, request);
@@ -329,13 +339,23 @@ impl App {
         }
     }
 
-    fn public_rpc(&self, peer: &Peer, request: RpcRequest) -> Result<Reply, ApiError> {
+    async fn public_rpc(&self, peer: &Peer, request: RpcRequest) -> Result<Reply, ApiError> {
         let ip = peer.addr.ip();
         let session = match request {
             RpcRequest::Identify => {
                 return Ok(to_value(&IdentifyReply::server(self.hostname.clone())));
             }
-            RpcRequest::Auth { username, password } => self.auth.login(ip, &username, &password)?,
+            RpcRequest::Auth { username, password } => {
+                // The password hash takes tens of milliseconds of CPU: not on
+                // an async worker, which a WebSocket's read loop waits on.
+                let auth = self.auth.clone();
+                tokio::task::spawn_blocking(move || auth.login(ip, &username, &password))
+                    .await
+                    .map_err(|error| {
+                        tracing::error!(%error, "login task failed");
+                        ApiError::new(ErrorCode::Internal, "login task failed")
+                    })??
+            }
             RpcRequest::AuthToken { token } => self.auth.resume(ip, &token)?,
             _ => unreachable!("is_public covers only identify, auth and auth_token"),
         };
@@ -371,8 +391,14 @@ impl App {
                     Role::Admin => Access::ReadWrite,
                     Role::Viewer => Access::Read,
                 };
-                let reply: QueryReply =
-                    [(format!("{IOCAGE_NAMESPACE}/{IOCAGE_NAME}"), access)].into();
+                // Every class this server answers beyond the always-present
+                // rpc/auth*, rpc/identify, rpc/query and events; the job list
+                // only reads, for every role.
+                let reply: QueryReply = [
+                    (format!("{IOCAGE_NAMESPACE}/{IOCAGE_NAME}"), access),
+                    (format!("{RPC_NAMESPACE}/dispatcher"), Access::Read),
+                ]
+                .into();
                 Ok(to_value(&reply))
             }
             RpcRequest::DispatcherList => Ok(to_value(&self.jobs.running())),
@@ -389,11 +415,12 @@ impl App {
                 "events are delivered over WebSocket only; connect to wss://<host>:<port>/ to subscribe",
             ));
         };
-        let subscribed = match request {
-            EventsRequest::Subscribe(kinds) => self.events.subscribe(subscriber, &kinds),
-            EventsRequest::Unsubscribe(kinds) => self.events.unsubscribe(subscriber, &kinds),
+        let subscribed = match &request {
+            EventsRequest::Subscribe(names) => self.events.subscribe(subscriber, &names.known),
+            EventsRequest::Unsubscribe(names) => self.events.unsubscribe(subscriber, &names.known),
         };
-        Ok(to_value(&SubscriptionReply { subscribed }))
+        let unknown = request.names().unknown.clone();
+        Ok(to_value(&SubscriptionReply::new(subscribed, unknown)))
     }
 
     async fn iocage(
@@ -444,6 +471,15 @@ pub(crate) type Reply = Arc<RawValue>;
 
 fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Reply {
     Arc::from(serde_json::value::to_raw_value(value).expect("wire types always serialize"))
+}
+
+/// `text` in ASCII lower case, allocating only when it has upper case.
+fn lower(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        text.to_ascii_lowercase().into()
+    } else {
+        text.into()
+    }
 }
 
 /// The host's name, for `rpc/identify`.

@@ -190,6 +190,10 @@ pub enum AuthError {
         /// How long the block still lasts.
         retry_after: Duration,
     },
+    /// The password is empty: refused, but not counted as a failed login (the
+    /// reference GUI sends one to localhost at every start; it is no guess).
+    #[error("an empty password is never accepted: send the user's password")]
+    EmptyPassword,
     /// No credentials were sent.
     #[error(
         "authentication required: send 'Authorization: Basic <base64 of user:password>' or 'Authorization: Bearer <token>'"
@@ -400,6 +404,9 @@ impl Auth {
     ) -> Result<Session, AuthError> {
         let peer = canonical(peer);
         self.refuse_if_blocked(peer)?;
+        if password.is_empty() {
+            return Err(AuthError::EmptyPassword);
+        }
         match self.check_password(username, password) {
             Some((principal, password_hash)) => {
                 self.lockout.reset(peer);
@@ -485,6 +492,9 @@ impl Auth {
             );
             return Err(self.fail(peer, None, error));
         };
+        if password.is_empty() {
+            return Err(AuthError::EmptyPassword);
+        }
         match self.check_password(&user, &password) {
             Some((principal, password_hash)) => {
                 self.lockout.reset(peer);

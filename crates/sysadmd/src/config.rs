@@ -377,6 +377,59 @@ impl Default for AuthSettings {
     }
 }
 
+/// The `[http]` table of the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Web page origins (`https://admin.example.org`, `http://localhost:8080`)
+    /// whose scripts may call the REST API with credentials (CORS). Empty by
+    /// default: no CORS headers at all.
+    pub allowed_origins: Vec<String>,
+}
+
+impl HttpSettings {
+    /// Whether `origin` (an `Origin` header's value) is allowed. Scheme and
+    /// host compare case-insensitively, as browsers send them in lower case.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+    }
+
+    fn check(&self) -> Result<()> {
+        for origin in &self.allowed_origins {
+            check_origin(origin)?;
+        }
+        Ok(())
+    }
+}
+
+/// An origin is `http://` or `https://`, a host, and an optional port: no
+/// path, no wildcard (a wildcard cannot go with credentials).
+fn check_origin(origin: &str) -> Result<()> {
+    let accepted = "write an origin as scheme://host[:port], e.g. https://admin.example.org or http://localhost:8080";
+    let host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let Some(host) = host else {
+        bail!(
+            "http.allowed_origins: '{}' has no http:// or https:// scheme; {accepted}",
+            origin.escape_debug()
+        );
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-.:[]".contains(&byte));
+    if !host_ok {
+        bail!(
+            "http.allowed_origins: '{}' is not an origin (no path, query, trailing '/' or wildcard); {accepted}",
+            origin.escape_debug()
+        );
+    }
+    Ok(())
+}
+
 /// The `[sim]` table of the file: the simulated host.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -406,6 +459,8 @@ struct FileConfig {
     auth: AuthSettings,
     #[serde(default)]
     sim: SimSettings,
+    #[serde(default)]
+    http: HttpSettings,
 }
 
 /// TLS settings after resolution.
@@ -447,6 +502,8 @@ pub struct Config {
     pub auth: AuthSettings,
     /// Simulated host settings.
     pub sim: SimSettings,
+    /// HTTP settings (CORS).
+    pub http: HttpSettings,
 }
 
 impl Config {
@@ -511,6 +568,7 @@ impl Config {
         if file.limits.max_in_flight_per_connection == 0 || file.limits.event_queue == 0 {
             bail!("limits.max_in_flight_per_connection and limits.event_queue must be positive");
         }
+        file.http.check()?;
         let audit_log = file
             .audit_log
             .unwrap_or_else(|| state_dir.join("audit.jsonl"));
@@ -524,6 +582,7 @@ impl Config {
             limits: file.limits,
             auth: file.auth,
             sim: file.sim,
+            http: file.http,
             state_dir,
         })
     }
@@ -650,6 +709,7 @@ mod tests {
             limits: _,
             auth: _,
             sim: _,
+            http: _,
         } = parsed;
         let top: Vec<&str> = sample.keys().map(String::as_str).collect();
         let mut expected = vec![
@@ -666,6 +726,7 @@ mod tests {
             "limits",
             "auth",
             "sim",
+            "http",
         ];
         let mut top_sorted = top.clone();
         top_sorted.sort_unstable();
@@ -679,7 +740,7 @@ mod tests {
                 .any(|line| line.starts_with(&format!("\\fB{key}\\fR = {default}")))
         };
         for key in &expected {
-            if !["limits", "auth", "sim"].contains(key) {
+            if !["limits", "auth", "sim", "http"].contains(key) {
                 assert!(
                     described(key, ""),
                     "sysadmd.toml(5) does not describe '{key}'"
@@ -695,6 +756,10 @@ mod tests {
             (
                 "sim",
                 toml::Value::try_from(SimSettings::default()).unwrap(),
+            ),
+            (
+                "http",
+                toml::Value::try_from(HttpSettings::default()).unwrap(),
             ),
         ] {
             for (key, value) in table(defaults.clone()) {

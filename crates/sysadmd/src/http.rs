@@ -1,5 +1,6 @@
-//! One HTTP request: REST (`PUT|POST|GET /<namespace>/<name>` with the args
-//! as JSON body) or the WebSocket upgrade (`GET /`).
+//! One HTTP request: REST (`PUT|POST|GET|HEAD /<namespace>/<name>` with the
+//! args, or a whole envelope, as JSON body), `OPTIONS` (with CORS for the
+//! configured origins), or the WebSocket upgrade (`GET /`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::Value;
-use sysadm_proto::{ErrorCode, RestBody};
+use sysadm_proto::{ErrorCode, RestBody, RestRequest};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::app::{ApiError, App, Peer, Reply, Transport};
@@ -19,7 +20,7 @@ use crate::server::ConnectionSlot;
 
 pub(crate) type Body = Full<Bytes>;
 
-const ALLOW: &str = "GET, POST, PUT, OPTIONS";
+const ALLOW: &str = "GET, HEAD, POST, PUT, OPTIONS";
 
 /// Answers one HTTP request. Never fails: every error becomes a response.
 pub(crate) async fn handle(
@@ -31,18 +32,70 @@ pub(crate) async fn handle(
     if is_websocket_upgrade(&request) {
         return Ok(upgrade(app, addr, slot, request));
     }
+    let origin = allowed_origin(&app, &request);
     if request.method() == Method::OPTIONS {
+        let preflight = request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         let mut response = Response::new(Body::default());
         *response.status_mut() = StatusCode::NO_CONTENT;
         response
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+        if let Some(origin) = origin {
+            add_cors_headers(&mut response, origin, preflight);
+        }
         return Ok(response);
     }
-    Ok(match rest(&app, addr, request).await {
+    let mut response = match rest(&app, addr, request).await {
         Ok(args) => json_response(StatusCode::OK, &RestBody { args: &*args }),
         Err(error) => error_response(&error),
-    })
+    };
+    if let Some(origin) = origin {
+        add_cors_headers(&mut response, origin, false);
+    }
+    Ok(response)
+}
+
+/// The request's `Origin`, if `[http] allowed_origins` lists it.
+fn allowed_origin<B>(app: &App, request: &Request<B>) -> Option<HeaderValue> {
+    if app.http.allowed_origins.is_empty() {
+        return None;
+    }
+    let origin = request.headers().get(header::ORIGIN)?;
+    let text = origin.to_str().ok()?;
+    app.http.allows_origin(text).then(|| origin.clone())
+}
+
+/// CORS headers for an allowed origin: the origin echoed (never `*`, which
+/// cannot go with credentials), and for a preflight what the API uses.
+fn add_cors_headers(response: &mut Response<Body>, origin: HeaderValue, preflight: bool) {
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    if preflight {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOW),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Authorization, Content-Type"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    } else {
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("WWW-Authenticate"),
+        );
+    }
 }
 
 async fn rest(
@@ -51,10 +104,16 @@ async fn rest(
     request: Request<Incoming>,
 ) -> Result<Reply, ApiError> {
     let method = request.method().clone();
-    if !matches!(method, Method::GET | Method::POST | Method::PUT) {
+    // HEAD answers as GET does; hyper sends no body for it.
+    if !matches!(
+        method,
+        Method::GET | Method::HEAD | Method::POST | Method::PUT
+    ) {
         return Err(ApiError::new(
             ErrorCode::MethodNotAllowed,
-            format!("method {method} is not allowed; use PUT, POST or GET with a JSON body"),
+            format!(
+                "method {method} is not allowed; use PUT, POST or GET with a JSON body (or HEAD)"
+            ),
         ));
     }
     let Some((namespace, name)) = class_of(request.uri().path())
@@ -104,16 +163,44 @@ async fn rest(
             ));
         }
     };
-    let args = if body.iter().all(u8::is_ascii_whitespace) {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
         serde_json::from_slice(&body).map_err(|error| {
             ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {error}"))
         })?
     };
+    let args = envelope_args(&namespace, &name, body)?;
     let peer = Peer::new(addr, Transport::Rest, None);
     app.dispatch(&peer, &namespace, &name, args, authorization.as_deref())
         .await
+}
+
+/// The arguments of a body that may be a whole envelope. An envelope that
+/// names a class must name the one of the path (in any case): the reference
+/// server silently used the path's, which hides a client's mistake.
+fn envelope_args(namespace: &str, name: &str, body: Value) -> Result<Value, ApiError> {
+    let request = RestRequest::from_body(body)?;
+    let mismatch = |field: &str, sent: &str, path: &str| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "the body's {field} {} is not the path's '{path}'; send the envelope to /<namespace>/<name> of its own class, or send only its args",
+                sysadm_proto::shown(sent)
+            ),
+        )
+    };
+    if let Some(sent) = request.namespace.as_deref()
+        && !sent.eq_ignore_ascii_case(namespace)
+    {
+        return Err(mismatch("namespace", sent, namespace));
+    }
+    if let Some(sent) = request.name.as_deref()
+        && !sent.eq_ignore_ascii_case(name)
+    {
+        return Err(mismatch("name", sent, name));
+    }
+    Ok(request.args)
 }
 
 /// The most bytes of a refused (too large) body read and dropped.

@@ -27,9 +27,9 @@ use iocage_service::{Backend, CliBackend, IocageService, Runner, SimBackend};
 
 pub use app::App;
 pub use config::{
-    AuthSettings, BackendChoice, Cli, Command, Config, DEFAULT_LISTEN, FREEBSD_CONFIG, Limits,
-    ListenAddr, ListenAddrError, LogTarget, PathName, ServeArgs, SimSettings, TlsChoice,
-    default_config_file, default_state_dir,
+    AuthSettings, BackendChoice, Cli, Command, Config, DEFAULT_LISTEN, FREEBSD_CONFIG,
+    HttpSettings, Limits, ListenAddr, ListenAddrError, LogTarget, PathName, ServeArgs,
+    SimSettings, TlsChoice, default_config_file, default_state_dir,
 };
 pub use events::EventHub;
 pub use jobs::{Audit, Jobs};
@@ -122,7 +122,13 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
     )?;
     let jobs = Jobs::new(EventHub::default(), audit);
     let auth = Arc::new(auth);
-    let app = App::new(service, auth, jobs, config.limits.clone());
+    let app = App::new(
+        service,
+        auth,
+        jobs,
+        config.limits.clone(),
+        config.http.clone(),
+    );
     app.connect_audit();
     let server = Server::from_listeners(
         app,

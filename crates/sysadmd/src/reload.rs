@@ -112,5 +112,6 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     check("limits", old.limits != new.limits);
     check("auth", old.auth != new.auth);
     check("sim", old.sim != new.sim);
+    check("http", old.http != new.http);
     changed
 }

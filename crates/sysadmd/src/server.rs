@@ -169,6 +169,9 @@ async fn connection(
         None => serve_http(app, TokioIo::new(stream), addr, slot).await,
         Some(acceptor) => {
             let limit = Duration::from_secs(app.limits.tls_handshake_timeout_secs);
+            let Some(stream) = crate::tls::unless_plaintext(stream, limit, addr).await else {
+                return;
+            };
             match tokio::time::timeout(limit, acceptor.accept(stream)).await {
                 Ok(Ok(stream)) => serve_http(app, TokioIo::new(stream), addr, slot).await,
                 Ok(Err(error)) => tracing::debug!(peer = %addr, %error, "TLS handshake failed"),

@@ -1,5 +1,6 @@
 //! TLS: the operator's certificate, or a self-signed one generated into the
-//! state directory on first start and reused afterwards.
+//! state directory on first start and reused afterwards; and a readable
+//! answer to plain HTTP sent to a TLS port.
 
 use std::fs;
 use std::io::Write;
@@ -12,6 +13,8 @@ use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::config::TlsChoice;
 
@@ -115,7 +118,8 @@ pub(crate) fn server_config(
                 key_path.display()
             )
         })?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/1.0 clients (curl --http1.0) offer only http/1.0; hyper serves both.
+    config.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
     Ok(Some((
         Arc::new(config),
         TlsInfo {
@@ -166,4 +170,66 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The first byte of every TLS connection: a handshake record (ClientHello).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// What a plain HTTP request on a TLS port is told, instead of a TLS alert
+/// that clients report as "HTTP/0.9" or garbage.
+const PLAINTEXT_REFUSAL: &str = "this port speaks TLS; use https:// or wss://\r\n";
+
+/// How long the refused plain request is read and dropped, at most.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+/// How many bytes of it, at most.
+const DRAIN_BYTES: usize = 64 * 1024;
+
+/// Looks at the first byte of a connection to a TLS port without consuming
+/// it: `Some(stream)` to go on with the TLS handshake, `None` when the
+/// connection was plain HTTP (answered with a plain-text 400), closed, or
+/// silent for `limit`.
+pub(crate) async fn unless_plaintext(
+    mut stream: TcpStream,
+    limit: std::time::Duration,
+    peer: std::net::SocketAddr,
+) -> Option<TcpStream> {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(limit, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD => Some(stream),
+        Ok(Ok(1)) => {
+            tracing::debug!(%peer, "plain HTTP on a TLS port; answered 400");
+            refuse_plaintext(&mut stream).await;
+            None
+        }
+        Ok(_) => None,
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            None
+        }
+    }
+}
+
+/// Answers a plain request with a plain-text 400, then reads and drops what
+/// the client sent (bounded), so that closing with input unread does not
+/// reset the connection and destroy the answer on its way.
+async fn refuse_plaintext(stream: &mut TcpStream) {
+    let response = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{PLAINTEXT_REFUSAL}",
+        PLAINTEXT_REFUSAL.len()
+    );
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        if stream.write_all(response.as_bytes()).await.is_err() {
+            return;
+        }
+        let _ = stream.shutdown().await;
+        let mut buffer = [0u8; 4096];
+        let mut left = DRAIN_BYTES;
+        while left > 0 {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => left = left.saturating_sub(read),
+            }
+        }
+    })
+    .await;
 }

@@ -171,12 +171,24 @@ pub(crate) async fn serve(
             Message::Close(_) => break None,
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
         };
+        let parsed = parse(&text);
+        if matches!(&parsed, Ok(value) if changes_session(value)) {
+            // Complete before the next message is read: a request sent right
+            // after a login or a subscription must see it take effect.
+            let (reply, blocked) = answer(&app, &peer, parsed).await;
+            let _ = outbox.send(Message::text(reply)).await;
+            if blocked {
+                kill.cancel();
+            }
+            drop(permit);
+            continue;
+        }
         let app = app.clone();
         let peer = peer.clone();
         let outbox = outbox.clone();
         let kill = kill.clone();
         app.tracker.clone().spawn(async move {
-            let (reply, blocked) = answer(&app, &peer, &text).await;
+            let (reply, blocked) = answer(&app, &peer, parsed).await;
             let _ = outbox.send(Message::text(reply)).await;
             if blocked {
                 kill.cancel();
@@ -252,15 +264,35 @@ async fn discard_input<S: tokio::io::AsyncRead + Unpin>(io: &mut S, max_bytes: u
     .await;
 }
 
-/// Answers one text message with a response or error envelope, and
-/// whether the answer is that the peer's address is blocked.
-async fn answer(app: &Arc<App>, peer: &Peer, text: &str) -> (String, bool) {
-    let value: Value = match serde_json::from_str(text) {
+/// One text message as JSON, or why it is not.
+fn parse(text: &str) -> Result<Value, ApiError> {
+    serde_json::from_str(text)
+        .map_err(|error| ApiError::new(ErrorCode::BadRequest, format!("invalid JSON: {error}")))
+}
+
+/// Whether a message changes the connection's session (a login, a logout,
+/// a subscription change), so that later messages must wait for it, as the
+/// reference server kept `rpc/auth*` in order. Every other request runs
+/// concurrently with the connection's other requests.
+fn changes_session(message: &Value) -> bool {
+    let field = |name: &str| message.get(name).and_then(Value::as_str).unwrap_or("");
+    let namespace = field("namespace");
+    if namespace.eq_ignore_ascii_case(sysadm_proto::EVENTS_NAMESPACE) {
+        return true;
+    }
+    let name = field("name");
+    namespace.eq_ignore_ascii_case(sysadm_proto::RPC_NAMESPACE)
+        && name
+            .get(..4)
+            .is_some_and(|start| start.eq_ignore_ascii_case("auth"))
+}
+
+/// Answers one message with a response or error envelope, and whether the
+/// answer is that the peer's address is blocked.
+async fn answer(app: &Arc<App>, peer: &Peer, parsed: Result<Value, ApiError>) -> (String, bool) {
+    let value = match parsed {
         Ok(value) => value,
-        Err(error) => {
-            let error = ApiError::new(ErrorCode::BadRequest, format!("invalid JSON: {error}"));
-            return error_reply("error", RequestId::default(), &error);
-        }
+        Err(error) => return error_reply("error", RequestId::default(), &error),
     };
     let id = RequestId::lenient(&value);
     let request = match Request::from_value(value) {

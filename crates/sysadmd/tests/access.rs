@@ -86,7 +86,10 @@ async fn the_websocket_session_identify_auth_query_token_and_clear() {
     assert_eq!(token.len(), 64, "32 random bytes in hex: {token}");
     assert_eq!(reply["args"][1], 900, "the default lifetime: {reply}");
     let reply = client.call(rpc("query", json!({}))).await;
-    assert_eq!(reply["args"], json!({"sysadm/iocage": "read/write"}));
+    assert_eq!(
+        reply["args"],
+        json!({"sysadm/iocage": "read/write", "rpc/dispatcher": "read"})
+    );
     let reply = client
         .call(iocage("now", json!({"action": "listjails"})))
         .await;
@@ -156,7 +159,10 @@ async fn a_viewer_reads_but_may_not_change_anything_on_either_transport() {
 
     let (status, reply) = rest_call(server.addr, "PUT", "/rpc/query", "{}", Some(&viewer)).await;
     assert_eq!(status, 200, "{reply}");
-    assert_eq!(reply["args"], json!({"sysadm/iocage": "read"}));
+    assert_eq!(
+        reply["args"],
+        json!({"sysadm/iocage": "read", "rpc/dispatcher": "read"})
+    );
     for read in [
         json!({"action": "listjails"}),
         json!({"action": "df"}),

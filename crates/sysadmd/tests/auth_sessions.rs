@@ -115,13 +115,15 @@ fn wrong_password_and_unknown_user_get_the_same_error() {
     assert_eq!(unknown, AuthError::BadCredentials);
     assert_eq!(wrong.details(), unknown.details());
     assert_eq!(wrong.code().code(), 401);
+    // An empty password is refused before any user is looked up, so its
+    // error says nothing about the user either.
     assert_eq!(
         auth.login(peer, "admin", "").unwrap_err(),
-        AuthError::BadCredentials
+        AuthError::EmptyPassword
     );
     assert_eq!(
         auth.login(peer, "", "").unwrap_err(),
-        AuthError::BadCredentials
+        AuthError::EmptyPassword
     );
 }
 

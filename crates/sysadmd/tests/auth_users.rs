@@ -105,7 +105,7 @@ fn add_writes_an_owner_only_file_with_argon2id_hashes() {
     );
     assert_eq!(
         auth.login(PEER, "admin", "").unwrap_err(),
-        AuthError::BadCredentials
+        AuthError::EmptyPassword
     );
 }
 

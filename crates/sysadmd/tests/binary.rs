@@ -3,38 +3,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use hyper::StatusCode;
+use support::daemon::{Daemon, spawn_daemon, sysadmd};
 use support::{basic, rest_call};
 
-const PASSWORD: &str = "binary-test-password";
-
-struct Daemon {
-    child: Child,
-    addrs: Vec<SocketAddr>,
-    banner: Vec<String>,
-    _state: tempfile::TempDir,
-}
-
-fn sysadmd(args: &[&str], state: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sysadmd"));
-    command
-        .args(args)
-        .arg("--state-dir")
-        .arg(state)
-        .env("SYSADMD_ADMIN_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn")
-        // No iocage on this PATH, so auto picks the simulated host.
-        .env("PATH", "/nonexistent")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
+const PASSWORD: &str = support::daemon::PASSWORD;
 
 /// Starts the daemon on two port-0 addresses and reads its banner up to the last line.
 fn spawn() -> Daemon {
@@ -43,8 +19,7 @@ fn spawn() -> Daemon {
 
 /// Like [`spawn`], with a configuration file.
 fn spawn_with_config(config_text: Option<&str>) -> Daemon {
-    let state = tempfile::tempdir().unwrap();
-    let mut command = sysadmd(
+    spawn_daemon(
         &[
             "--plaintext",
             "--listen",
@@ -52,38 +27,8 @@ fn spawn_with_config(config_text: Option<&str>) -> Daemon {
             "--listen",
             "127.0.0.1:0",
         ],
-        state.path(),
-    );
-    if let Some(text) = config_text {
-        let path = state.path().join("sysadmd.toml");
-        std::fs::write(&path, text).unwrap();
-        command.arg("--config").arg(path);
-    }
-    let mut child = command.spawn().expect("sysadmd runs");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut banner = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let done = line.starts_with("audit log:");
-        banner.push(line);
-        if done {
-            break;
-        }
-    }
-    // Keep draining stdout so the daemon never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    let addrs = banner
-        .iter()
-        .filter_map(|line| line.strip_prefix("listening on http://"))
-        .map(|rest| rest.split('/').next().unwrap().parse().unwrap())
-        .collect();
-    Daemon {
-        child,
-        addrs,
-        banner,
-        _state: state,
-    }
+        config_text,
+    )
 }
 
 fn terminate(child: &Child) {

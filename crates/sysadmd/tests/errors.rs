@@ -221,7 +221,7 @@ async fn options_lists_the_methods() {
     let (status, headers, body) =
         raw_rest_call(server.addr, "OPTIONS", "/sysadm/iocage", "", None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(headers["allow"], "GET, POST, PUT, OPTIONS");
+    assert_eq!(headers["allow"], "GET, HEAD, POST, PUT, OPTIONS");
     assert!(body.is_empty());
     server.stop().await;
 }

@@ -84,16 +84,55 @@ async fn subscribers_see_running_then_finished_and_unsubscribe_stops_them() {
 }
 
 #[tokio::test]
-async fn unknown_event_types_are_refused_with_the_known_ones() {
+async fn the_reference_types_are_accepted_and_unknown_names_skipped_and_reported() {
     let server = TestServer::start().await;
     let mut client = server.ws().await;
+    // The API guide's own template.
     let reply = client
-        .call(subscribe("bad", json!(["dispatcher", "life-preserver"])))
+        .call(subscribe(
+            "guide",
+            json!(["dispatcher", "life-preserver", "system-state"]),
+        ))
         .await;
+    assert_eq!(
+        reply["args"],
+        json!({"subscribed": ["dispatcher", "life-preserver", "system-state"],
+               "never_sent": ["life-preserver", "system-state"]}),
+        "{reply}"
+    );
+    let reply = client
+        .call(
+            json!({"namespace": "events", "name": "unsubscribe", "id": "u",
+                     "args": ["system-state", "no-such-type"]}),
+        )
+        .await;
+    assert_eq!(reply["name"], "response", "{reply}");
+    assert_eq!(
+        reply["args"],
+        json!({"subscribed": ["dispatcher", "life-preserver"], "unknown": ["no-such-type"],
+               "never_sent": ["life-preserver"]}),
+        "{reply}"
+    );
+    // Only unknown names: nothing changes, and the message does not fail.
+    let reply = client.call(subscribe("only", json!(["foo"]))).await;
+    assert_eq!(reply["name"], "response", "{reply}");
+    assert_eq!(reply["args"]["unknown"], json!(["foo"]), "{reply}");
+    // Still subscribed to dispatcher: a change arrives as an event.
+    client
+        .send(iocage(
+            "c",
+            json!({"action": "createjail", "props": "tag=ev"}),
+        ))
+        .await;
+    let event = next_event(&mut client).await;
+    assert_eq!(event["args"]["action"], "createjail", "{event}");
+    while client.recv().await.expect("the reply")["id"] != "c" {}
+    // An empty list names nothing: a 400 that lists the types.
+    let reply = client.call(subscribe("empty", json!([]))).await;
     assert_eq!(reply["args"]["code"], 400, "{reply}");
     let details = reply["args"]["details"].as_str().unwrap();
     assert!(
-        details.contains("'life-preserver'") && details.contains("known event types: dispatcher"),
+        details.contains("dispatcher, life-preserver, system-state"),
         "{details}"
     );
     server.stop().await;

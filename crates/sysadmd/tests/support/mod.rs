@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub mod daemon;
 pub mod slow_df;
 
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -157,6 +158,20 @@ pub async fn raw_rest_call(
     body: &str,
     authorization: Option<&str>,
 ) -> (StatusCode, hyper::HeaderMap, Bytes) {
+    let mut headers = vec![("content-type", "application/json")];
+    headers.extend(authorization.map(|value| ("authorization", value)));
+    http_call(addr, method, path, &headers, body).await
+}
+
+/// One HTTP/1.1 request with these headers (and `host`) on a fresh
+/// connection; the status, headers and raw body.
+pub async fn http_call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, hyper::HeaderMap, Bytes) {
     let stream = TcpStream::connect(addr).await.expect("connect");
     let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
         .await
@@ -165,10 +180,9 @@ pub async fn raw_rest_call(
     let mut request = Request::builder()
         .method(method)
         .uri(path)
-        .header("host", "localhost")
-        .header("content-type", "application/json");
-    if let Some(authorization) = authorization {
-        request = request.header("authorization", authorization);
+        .header("host", "localhost");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let request = request
         .body(Full::new(Bytes::from(body.to_owned())))
