@@ -107,7 +107,7 @@ async fn rest(
     let args = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(&body).map_err(|error| {
+        sysadm_proto::parse_json(&body).map_err(|error| {
             ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {error}"))
         })?
     };

@@ -255,7 +255,7 @@ async fn discard_input<S: tokio::io::AsyncRead + Unpin>(io: &mut S, max_bytes: u
 /// Answers one text message with a response or error envelope, and
 /// whether the answer is that the peer's address is blocked.
 async fn answer(app: &Arc<App>, peer: &Peer, text: &str) -> (String, bool) {
-    let value: Value = match serde_json::from_str(text) {
+    let value: Value = match sysadm_proto::parse_json(text.as_bytes()) {
         Ok(value) => value,
         Err(error) => {
             let error = ApiError::new(ErrorCode::BadRequest, format!("invalid JSON: {error}"));
