@@ -184,11 +184,20 @@ impl App {
             let Some(app) = app.upgrade() else { return };
             let time = crate::jobs::rfc3339(std::time::SystemTime::now());
             let record = match event {
-                crate::auth::AuthAudit::Failed { peer, user } => serde_json::json!({
+                crate::auth::AuthAudit::Failed {
+                    peer,
+                    user,
+                    suppressed,
+                } => serde_json::json!({
                     "kind": "login_failed", "time": time, "peer": peer.to_string(), "user": user,
+                    "suppressed": suppressed,
                 }),
-                crate::auth::AuthAudit::Blocked { peer } => serde_json::json!({
+                crate::auth::AuthAudit::Blocked { peer, failures } => serde_json::json!({
                     "kind": "address_blocked", "time": time, "peer": peer.to_string(),
+                    "failures": failures,
+                }),
+                crate::auth::AuthAudit::UserGuarded { user, failures } => serde_json::json!({
+                    "kind": "user_guarded", "time": time, "user": user, "failures": failures,
                 }),
             };
             app.jobs.audit().record(&record);
@@ -247,19 +256,19 @@ impl App {
             let request = RpcRequest::decode(name, &args)
                 .ok_or_else(|| ApiError::not_found(namespace, name))??;
             if request.is_public() {
-                return self.public_rpc(peer, request);
+                return self.public_rpc(peer, request).await;
             }
-            let principal = self.authenticate(peer, authorization)?;
+            let principal = self.authenticate(peer, authorization).await?;
             return self.rpc(peer, &principal, request);
         }
         if namespace == sysadm_proto::EVENTS_NAMESPACE {
             let request = EventsRequest::decode(name, &args)
                 .ok_or_else(|| ApiError::not_found(namespace, name))??;
-            self.authenticate(peer, authorization)?;
+            self.authenticate(peer, authorization).await?;
             return self.events_request(peer, request);
         }
         if namespace == IOCAGE_NAMESPACE && name == IOCAGE_NAME {
-            let principal = self.authenticate(peer, authorization)?;
+            let principal = self.authenticate(peer, authorization).await?;
             let request = IocageRequest::from_args(&args)?;
             return self.iocage(peer, &principal, request).await;
         }
@@ -267,14 +276,21 @@ impl App {
     }
 
     /// Who is asking: the peer's session (WebSocket) or the Authorization header (REST).
-    fn authenticate(
+    async fn authenticate(
         &self,
         peer: &Peer,
         authorization: Option<&str>,
     ) -> Result<Principal, ApiError> {
         let ip = peer.addr.ip();
         match peer.transport {
-            Transport::Rest => Ok(self.auth.authorize_header(ip, authorization)?),
+            // Only uncached Basic credentials need a hash, off the async workers.
+            Transport::Rest => {
+                let header = authorization.map(str::to_owned);
+                Ok(self
+                    .auth
+                    .authorize_header_offloaded(ip, header.as_deref())
+                    .await?)
+            }
             Transport::WebSocket => match peer.login() {
                 None => Err(ApiError::new(
                     ErrorCode::Unauthorized,
@@ -297,13 +313,15 @@ impl App {
         }
     }
 
-    fn public_rpc(&self, peer: &Peer, request: RpcRequest) -> Result<Reply, ApiError> {
+    async fn public_rpc(&self, peer: &Peer, request: RpcRequest) -> Result<Reply, ApiError> {
         let ip = peer.addr.ip();
         let session = match request {
             RpcRequest::Identify => {
                 return Ok(to_value(&IdentifyReply::server(self.hostname.clone())));
             }
-            RpcRequest::Auth { username, password } => self.auth.login(ip, &username, &password)?,
+            RpcRequest::Auth { username, password } => {
+                self.auth.login_offloaded(ip, username, password).await?
+            }
             RpcRequest::AuthToken { token } => self.auth.resume(ip, &token)?,
             _ => unreachable!("is_public covers only identify, auth and auth_token"),
         };

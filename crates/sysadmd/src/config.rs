@@ -170,6 +170,12 @@ pub struct AuthSettings {
     pub failure_window_secs: u64,
     /// How long a blocked address stays blocked, in seconds.
     pub block_secs: u64,
+    /// Failed logins for one user name, from anywhere, before it is guarded:
+    /// then addresses it never logged in from get one try a second (0: never).
+    pub user_max_failures: u32,
+    /// Password checks per second for the whole server, from addresses the
+    /// user never logged in from (0: no limit).
+    pub password_checks_per_sec: u32,
 }
 
 impl Default for AuthSettings {
@@ -179,6 +185,8 @@ impl Default for AuthSettings {
             max_failures: 5,
             failure_window_secs: 600,
             block_secs: 3600,
+            user_max_failures: 20,
+            password_checks_per_sec: 20,
         }
     }
 }

@@ -83,6 +83,8 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         max_failures: config.auth.max_failures,
         failure_window: std::time::Duration::from_secs(config.auth.failure_window_secs),
         block_duration: std::time::Duration::from_secs(config.auth.block_secs),
+        user_max_failures: config.auth.user_max_failures,
+        password_checks_per_sec: config.auth.password_checks_per_sec,
         ..auth::AuthConfig::default()
     };
     let (auth, first_start) = auth::Auth::open_with_admin_password(

@@ -177,6 +177,8 @@ pub(crate) async fn serve(
         let kill = kill.clone();
         app.tracker.clone().spawn(async move {
             let (reply, blocked) = answer(&app, &peer, &text).await;
+            // A 429 for a login not checked now (a guarded user, a busy server) keeps the connection.
+            let blocked = blocked && app.auth.is_blocked(peer.addr.ip());
             let _ = outbox.send(Message::text(reply)).await;
             if blocked {
                 kill.cancel();
