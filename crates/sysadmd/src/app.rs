@@ -111,6 +111,8 @@ pub(crate) struct Peer {
     pub(crate) login: Mutex<Option<Login>>,
     /// Where events for this connection go (WebSocket only).
     pub(crate) subscriber: Option<Subscriber>,
+    /// The connection's slot, told when a request authenticates.
+    slot: Option<crate::server::ConnectionSlot>,
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +133,19 @@ impl Peer {
             transport,
             login: Mutex::new(None),
             subscriber,
+            slot: None,
+        }
+    }
+
+    pub(crate) fn with_slot(mut self, slot: crate::server::ConnectionSlot) -> Self {
+        self.slot = Some(slot);
+        self
+    }
+
+    /// The connection authenticated: it leaves the unauthenticated budget.
+    fn authenticated(&self) {
+        if let Some(slot) = &self.slot {
+            slot.authenticated();
         }
     }
 
@@ -281,6 +296,16 @@ impl App {
         peer: &Peer,
         authorization: Option<&str>,
     ) -> Result<Principal, ApiError> {
+        let principal = self.authenticate_inner(peer, authorization).await?;
+        peer.authenticated();
+        Ok(principal)
+    }
+
+    async fn authenticate_inner(
+        &self,
+        peer: &Peer,
+        authorization: Option<&str>,
+    ) -> Result<Principal, ApiError> {
         let ip = peer.addr.ip();
         match peer.transport {
             // Only uncached Basic credentials need a hash, off the async workers.
@@ -326,6 +351,7 @@ impl App {
             _ => unreachable!("is_public covers only identify, auth and auth_token"),
         };
         let reply = AuthReply(session.token.clone(), session.lifetime_secs);
+        peer.authenticated();
         if peer.transport == Transport::WebSocket {
             peer.set_login(Some(Login {
                 principal: session.principal,

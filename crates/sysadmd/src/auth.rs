@@ -48,7 +48,8 @@ pub use hash::HashParams;
 pub use users::USERS_FILE;
 
 use grants::{Grant, Grants};
-use lockout::{Budget, KnownNetworks, Lockout, network};
+pub(crate) use lockout::network;
+use lockout::{Budget, KnownNetworks, Lockout};
 use users::{DirLock, Stamp, UserEntry, UserMap};
 
 /// Where a generated first password is written, in the state directory.
@@ -321,14 +322,7 @@ impl std::fmt::Debug for Auth {
 
 /// Creates `dir` (and its parents), readable by its owner only, if missing.
 pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    crate::modes::create_private_dir(dir)
         .with_context(|| format!("cannot create state directory {}", dir.display()))
 }
 
@@ -370,6 +364,7 @@ impl Auth {
                 )?)
             }
         };
+        crate::modes::check_private(&users_path, "users file")?;
         let stamp = users::stamp(&users_path);
         let entries = users::read_users(&users_path)?;
         // Unknown users are verified against a hash of the same cost as real
@@ -713,6 +708,15 @@ impl Auth {
     fn reload_if_changed(&self) {
         let stamp = users::stamp(&self.users_path);
         if stamp == lock(&self.users).stamp {
+            return;
+        }
+        if let Err(error) = crate::modes::check_private(&self.users_path, "users file") {
+            // Remember this version, so the refusal is logged once per change.
+            lock(&self.users).stamp = stamp;
+            tracing::error!(
+                error = format!("{error:#}"),
+                "the users file changed but is not private; keeping the users read before"
+            );
             return;
         }
         let entries = match users::read_users(&self.users_path) {

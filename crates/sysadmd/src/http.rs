@@ -39,7 +39,7 @@ pub(crate) async fn handle(
             .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
         return Ok(response);
     }
-    Ok(match rest(&app, addr, request).await {
+    Ok(match rest(&app, addr, slot, request).await {
         Ok(args) => json_response(StatusCode::OK, &RestBody { args: &*args }),
         Err(error) => error_response(&error),
     })
@@ -48,6 +48,7 @@ pub(crate) async fn handle(
 async fn rest(
     app: &Arc<App>,
     addr: SocketAddr,
+    slot: ConnectionSlot,
     request: Request<Incoming>,
 ) -> Result<Reply, ApiError> {
     let method = request.method().clone();
@@ -111,7 +112,7 @@ async fn rest(
             ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {error}"))
         })?
     };
-    let peer = Peer::new(addr, Transport::Rest, None);
+    let peer = Peer::new(addr, Transport::Rest, None).with_slot(slot);
     app.dispatch(&peer, &namespace, &name, args, authorization.as_deref())
         .await
 }

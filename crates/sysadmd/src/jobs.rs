@@ -30,16 +30,19 @@ pub struct Audit {
 impl Audit {
     /// Opens (or creates, mode 0600) the audit log for appending.
     pub fn open(path: &Path) -> anyhow::Result<Audit> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            crate::modes::create_private_dir(dir)?;
         }
+        let existed = path.exists();
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(path)
             .with_context(|| format!("cannot open audit log {}", path.display()))?;
+        if !existed {
+            crate::modes::make_private(&file, path)?;
+        }
         Ok(Audit {
             path: path.to_owned(),
             file: Mutex::new(file),

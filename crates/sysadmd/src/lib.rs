@@ -14,14 +14,16 @@ mod config;
 mod events;
 mod http;
 mod jobs;
+mod modes;
 mod server;
+mod slots;
 mod tls;
 mod ws;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use iocage_service::{Backend, CliBackend, IocageService, Runner, SimBackend};
 
 pub use app::App;
@@ -68,7 +70,9 @@ impl std::fmt::Debug for StartOptions {
 /// Builds and binds everything `config` describes. Start-up problems come
 /// back as one error that names the problem.
 pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
-    create_private_dir(&config.state_dir)?;
+    modes::create_private_dir(&config.state_dir)?;
+    // As sshd's StrictModes: a directory others can write lets them replace users.toml.
+    modes::check_private(&config.state_dir, "state directory")?;
     let (backend, backend_line) = match options.backend {
         Some(backend) => (
             backend,
@@ -99,6 +103,15 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
     app.connect_audit();
 
     let tls = tls::server_config(&config.tls, &config.state_dir)?;
+    match &config.tls {
+        TlsChoice::Plaintext => {}
+        TlsChoice::Files { key, .. } => modes::check_private(key, "TLS key")?,
+        TlsChoice::SelfSigned => {
+            let dir = config.state_dir.join("tls");
+            modes::check_private(&dir, "TLS directory")?;
+            modes::check_private(&dir.join("key.pem"), "TLS key")?;
+        }
+    }
     let server = Server::bind(
         app,
         &config.listen,
@@ -163,6 +176,7 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
 async fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String)> {
     let sim = |why: &str| -> Result<(Arc<dyn Backend>, String)> {
         let dir = config.state_dir.join("simhost");
+        modes::create_private_dir(&dir)?;
         let backend = SimBackend::open(&dir)
             .map_err(|error| anyhow::anyhow!("{error}"))?
             .with_delay(std::time::Duration::from_millis(config.sim.latency_ms));
@@ -221,19 +235,6 @@ fn find_iocage(configured: Option<&Path>) -> Option<std::path::PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join("iocage"))
         .find(|candidate| candidate.is_file())
-}
-
-/// Creates the state directory, readable by its owner only.
-fn create_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create state directory {}", dir.display()))
 }
 
 /// Waits for SIGINT or SIGTERM.
