@@ -240,11 +240,10 @@ impl SimBackend {
             && let Err(error) = persist(file, &host)
         {
             *host = before;
+            // The path stays in the server's log: replies never name server files.
+            tracing::error!(path = %file.display(), %error, "could not save the simulated host");
             return Err(BackendError::Failed {
-                text: format!(
-                    "could not save the simulated host to {}: {error}",
-                    file.display()
-                ),
+                text: format!("could not save the simulated host's state: {error}; nothing was changed"),
             });
         }
         Ok(result)

@@ -392,3 +392,103 @@ async fn slot_churn_does_not_keep_authenticated_clients_out() {
     );
     server.stop().await;
 }
+
+/// A `Write` into a shared buffer, for capturing the server's log.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Full disk: when the audit log cannot be written, a change is refused
+/// before it runs (503) on both transports, reads go on, and the server
+/// logs the outage once, not per request.
+#[tokio::test]
+async fn an_unwritable_audit_log_refuses_changes_before_they_run() {
+    let log = LogBuffer::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // The test's runtime has one thread: every server task logs here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = TestServer::start_with(
+        // Every write to /dev/full fails with ENOSPC, as on a full disk.
+        |config| config.audit_log = "/dev/full".into(),
+        None,
+    )
+    .await;
+    let jails = |reply: &serde_json::Value| {
+        reply["args"]["listjails"]
+            .as_object()
+            .map(|jails| jails.len())
+    };
+    let (_, before) = server
+        .rest("PUT", "/sysadm/iocage", r#"{"action": "listjails"}"#)
+        .await;
+    let create = json!({"action": "createjail", "props": "tag=unrecorded release=10.2-RELEASE"});
+    for _ in 0..3 {
+        let (status, reply) = server
+            .rest("PUT", "/sysadm/iocage", &create.to_string())
+            .await;
+        assert_eq!(status, 503, "{reply}");
+        let details = reply["args"]["details"].as_str().unwrap();
+        assert!(details.starts_with("audit log unavailable"), "{details}");
+        assert!(!details.contains("/dev/full"), "{details}");
+    }
+    let mut client = server.ws().await;
+    let reply = client.call(iocage("c", create.clone())).await;
+    assert_eq!(reply["args"]["code"], 503, "{reply}");
+    let (status, after) = server
+        .rest("PUT", "/sysadm/iocage", r#"{"action": "listjails"}"#)
+        .await;
+    assert_eq!(status, 200, "reads go on");
+    assert_eq!(
+        jails(&after),
+        jails(&before),
+        "nothing was created: {after}"
+    );
+    server.stop().await;
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text.matches("AUDIT LOG WRITE FAILED").count(),
+        1,
+        "the outage is logged once:\n{text}"
+    );
+}
+
+/// Full disk for the simulated host's state: the reply says what failed,
+/// never where the server keeps its files.
+#[tokio::test]
+async fn a_failed_save_names_no_server_path() {
+    let server = TestServer::start().await;
+    let simhost = server.state.path().join("simhost");
+    std::fs::remove_dir_all(&simhost).unwrap();
+    // A file where the directory was: saving the state fails (also as root).
+    std::fs::write(&simhost, "").unwrap();
+    let create = json!({"action": "createjail", "props": "tag=x release=10.2-RELEASE"});
+    let (status, reply) = server
+        .rest("PUT", "/sysadm/iocage", &create.to_string())
+        .await;
+    assert_eq!(status, 502, "{reply}");
+    let text = reply.to_string();
+    let state = server.state.path().to_str().unwrap();
+    assert!(
+        !text.contains(state),
+        "the reply names the state directory: {text}"
+    );
+    assert!(!text.contains("/simhost"), "{text}");
+    assert!(
+        text.contains("could not save the simulated host's state"),
+        "{text}"
+    );
+    server.stop().await;
+}
