@@ -243,7 +243,9 @@ impl SimBackend {
             // The path stays in the server's log: replies never name server files.
             tracing::error!(path = %file.display(), %error, "could not save the simulated host");
             return Err(BackendError::Failed {
-                text: format!("could not save the simulated host's state: {error}; nothing was changed"),
+                text: format!(
+                    "could not save the simulated host's state: {error}; nothing was changed"
+                ),
             });
         }
         Ok(result)

@@ -21,7 +21,7 @@
 //!   under attack is guarded, not blocked: one try a second from strangers,
 //!   while the networks the user logged in from before go straight through.
 //!   No lock is held while a password is hashed, and the server hashes on
-//!   blocking threads ([`Auth::login_offloaded`]).
+//!   its own two threads ([`Auth::login_offloaded`]).
 //! * The audit log gets a network's first failure of a window and its block,
 //!   at most [`AUDIT_FAILURES_PER_SEC`] failure lines a second; the lines
 //!   left out are counted in the next one (`suppressed`).
@@ -78,7 +78,7 @@ pub struct AuthConfig {
     pub users_reload_interval: Duration,
     /// Most addresses whose failures are remembered.
     pub max_tracked_addresses: usize,
-    /// Password hashes computed at once, on blocking threads ([`Auth::login_offloaded`]).
+    /// Password hashes computed at once, on threads of their own ([`Auth::login_offloaded`]).
     pub hash_concurrency: usize,
     /// Failures for one user name (from any address) that guard it: then a
     /// network it never logged in from gets one try per
@@ -309,6 +309,35 @@ pub struct Auth {
     audit: Mutex<Option<AuditHook>>,
     /// Permits to hash a password; see [`Auth::offload`].
     hash_gate: Arc<tokio::sync::Semaphore>,
+    /// Work for the hash threads: as many threads as permits, kept for the
+    /// life of the server. Not tokio's blocking pool: it starts new threads
+    /// freely, and each kept argon2's working memory in its own malloc arena
+    /// (a login flood reached 186 MiB resident).
+    hash_pool: Mutex<std::sync::mpsc::Sender<HashJob>>,
+}
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Starts `count` threads that run hash jobs until the sender is dropped.
+fn hash_threads(count: usize) -> Result<std::sync::mpsc::Sender<HashJob>> {
+    let (sender, receiver) = std::sync::mpsc::channel::<HashJob>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for index in 0..count {
+        let receiver = Arc::clone(&receiver);
+        std::thread::Builder::new()
+            .name(format!("sysadmd-hash-{index}"))
+            .spawn(move || {
+                loop {
+                    let job = lock(&receiver).recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => break,
+                    }
+                }
+            })
+            .context("cannot start the password hashing threads")?;
+    }
+    Ok(sender)
 }
 
 impl std::fmt::Debug for Auth {
@@ -389,6 +418,7 @@ impl Auth {
                 config.max_tracked_addresses,
             ),
             hash_gate: Arc::new(tokio::sync::Semaphore::new(config.hash_concurrency.max(1))),
+            hash_pool: Mutex::new(hash_threads(config.hash_concurrency.max(1))?),
             user_lockout: Lockout::new(
                 config.user_max_failures,
                 config.failure_window,
@@ -408,7 +438,7 @@ impl Auth {
 
     /// Runs `work` (a call that hashes a password: [`Auth::login`], or
     /// [`Auth::authorize_header`] when [`Auth::header_needs_hash`]) on a
-    /// blocking thread, at most [`AuthConfig::hash_concurrency`] at once.
+    /// hash thread, at most [`AuthConfig::hash_concurrency`] at once.
     /// argon2 takes milliseconds of CPU: on the async workers, a few clients
     /// failing logins slowed every other request. Waiting for a permit is
     /// asynchronous, so requests that need no hash are not held up. The permit
@@ -422,13 +452,18 @@ impl Auth {
             .await
             .expect("the hash gate is never closed");
         let auth = Arc::clone(self);
-        let task = tokio::task::spawn_blocking(move || {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
             let _permit = permit;
-            work(&auth)
+            let value = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&auth)));
+            let _ = done.send(value);
         });
-        match task.await {
+        lock(&self.hash_pool)
+            .send(job)
+            .expect("the hash threads live as long as Auth");
+        match result.await.expect("a hash thread answers every job") {
             Ok(value) => value,
-            Err(error) => std::panic::resume_unwind(error.into_panic()),
+            Err(panic) => std::panic::resume_unwind(panic),
         }
     }
 
@@ -485,7 +520,7 @@ impl Auth {
         self.login_admitted(peer, username, password)
     }
 
-    /// [`Auth::login`] with the password hashed on a blocking thread, at most
+    /// [`Auth::login`] with the password hashed on a hash thread, at most
     /// [`AuthConfig::hash_concurrency`] at once, so the async workers keep
     /// serving requests that need no hash. What is refused without a hash
     /// (a blocked address, a guarded user, the server-wide budget) is refused
