@@ -142,6 +142,8 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
         });
     }
 
+    rows.extend(attack_rows(&tool, sysadmd)?);
+
     let table = table(&rows);
     print!("{table}");
     let report = format!(
@@ -259,6 +261,35 @@ fn load_row(line: &Value, what: &str, unit: &str, baseline: &str) -> Result<Row>
         },
         met: cached.then_some(ours / base >= target),
     })
+}
+
+/// Issue 16: a legitimate authenticated client under each attack, against
+/// the same client with no attack in the same run, and the peak resident size.
+fn attack_rows(tool: &Path, sysadmd: &str) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for line in bench_lines(tool, &["attacks", sysadmd])? {
+        let p50 = number(&line, "p50_ms")?;
+        let p99 = number(&line, "p99_ms")?;
+        let ratio = number(&line, "p99_ratio")?;
+        let rss = number(&line, "peak_rss_mib")?;
+        let attack = line["attack"].as_str().unwrap_or("?");
+        let describe = line["describe"].as_str().unwrap_or("?");
+        let failures = number(&line, "failures")?;
+        rows.push(Row {
+            what: format!(
+                "authenticated REST `listjails` under attack: {attack} ({describe}); peak RSS {rss:.1} MiB (target <= 128 MiB)"
+            ),
+            ours: format!(
+                "p50 {p50:.2} ms, p99 {p99:.2} ms, {failures} failed of {}",
+                line["requests"]
+            ),
+            baseline: "the same client, no attack".into(),
+            ratio,
+            target: "p99 <= 10x; RSS <= 128 MiB".into(),
+            met: Some(ratio <= 10.0 && rss <= 128.0 && failures == 0.0),
+        });
+    }
+    Ok(rows)
 }
 
 fn number(line: &Value, key: &str) -> Result<f64> {

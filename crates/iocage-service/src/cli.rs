@@ -690,7 +690,11 @@ fn shown_command<S: AsRef<str>>(args: &[S]) -> String {
 fn run_error<S: AsRef<str>>(args: &[S], error: RunError) -> BackendError {
     match error {
         RunError::NotFound { program, .. } => {
-            BackendError::Unavailable(format!("iocage is not installed: {program} not found"))
+            // The path stays in the server's log: replies never name server files.
+            tracing::error!(%program, "the iocage program was not found");
+            BackendError::Unavailable(
+                "iocage is not installed: the configured iocage program was not found".to_owned(),
+            )
         }
         RunError::Spawn { source, .. } => {
             BackendError::Unavailable(format!("iocage cannot be started: {source}"))

@@ -4,8 +4,12 @@
 //! on bad input), take the locks, resolve the jail name, call the backend,
 //! shape the documented response.
 //!
-//! Locks: clean, activate and deactivate take the host lock exclusively; all
-//! else shares it. Changes to one jail (start, stop, cap, exec, clone of it,
+//! Locks: clean, activate and deactivate exclude everything else; reads and
+//! jail changes run together. A host-wide change first waits for the changes
+//! in progress (new changes queue behind it), then takes the reads lock only
+//! when no read holds it, trying again every few milliseconds: a host-wide
+//! change that waits (for a `startjail` hung in iocage, say) never holds up a
+//! read. Changes to one jail (start, stop, cap, exec, clone of it,
 //! destroy) also take that jail's lock, keyed by UUID so that a tag and its
 //! UUID serialise together; creating or cloning with a tag takes a lock named
 //! by that tag. Identical reads in flight share one backend call, if the
@@ -25,7 +29,7 @@ use sysadm_proto::{
     IocageRequest, IocageResponse, JailList, JailSettings, JailSettingsQuery, JailStatus,
     JailSummary, Plugin, PluginList, RecursiveRow, ReleaseList, StatusOutcome, Success,
 };
-use tokio::sync::RwLock;
+use tokio::sync::{RwLock, RwLockWriteGuard};
 
 use crate::backend::{Backend, BackendError};
 use crate::cache::ReplyCache;
@@ -93,6 +97,9 @@ type Reply = Result<IocageResponse, ServiceError>;
 /// With the backend generation the read saw throughout, if any.
 type SharedReply = Shared<BoxFuture<'static, Arc<(Reply, Option<u64>)>>>;
 
+/// How often a host-wide change tries for the reads lock while reads run.
+const EXCLUSIVE_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// Maps requests onto a [`Backend`]. Cheap to clone: clones share the
 /// backend, the locks and the reads in flight.
 #[derive(Debug, Clone)]
@@ -103,8 +110,11 @@ pub struct IocageService {
 #[derive(Debug)]
 struct Inner {
     backend: Arc<dyn Backend>,
-    /// Shared by everything; held exclusively by clean, activate, deactivate.
-    host: RwLock<()>,
+    /// Shared by jail changes; held exclusively by clean, activate, deactivate.
+    changes: RwLock<()>,
+    /// Shared by reads; held exclusively by clean, activate, deactivate, but
+    /// never waited for in a queue (see [`Inner::exclusive`]).
+    reads: RwLock<()>,
     /// One lock per jail UUID that someone holds or waits for.
     jails: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Reads in flight, keyed by `changes_done` when they started and the
@@ -122,7 +132,8 @@ impl IocageService {
         IocageService {
             inner: Arc::new(Inner {
                 backend,
-                host: RwLock::new(()),
+                changes: RwLock::new(()),
+                reads: RwLock::new(()),
                 jails: Mutex::new(HashMap::new()),
                 in_flight: Mutex::new(HashMap::new()),
                 changes_done: AtomicU64::new(0),
@@ -330,8 +341,23 @@ impl Inner {
         jails.entry(uuid.to_owned()).or_default().clone()
     }
 
+    /// The whole host, for clean, activate and deactivate: first the changes
+    /// lock (waiting, in turn, for the changes in progress), then the reads
+    /// lock, taken only when free. tokio's locks are fair, so a writer waiting
+    /// in the queue of the reads lock would hold up every read asked after it,
+    /// for as long as the reads before it take (up to the iocage time limit).
+    async fn exclusive(&self) -> (RwLockWriteGuard<'_, ()>, RwLockWriteGuard<'_, ()>) {
+        let changes = self.changes.write().await;
+        loop {
+            if let Ok(reads) = self.reads.try_write() {
+                return (changes, reads);
+            }
+            tokio::time::sleep(EXCLUSIVE_RETRY).await;
+        }
+    }
+
     async fn read(self: Arc<Self>, request: IocageRequest) -> Reply {
-        let _host = self.host.read().await;
+        let _reads = self.reads.read().await;
         let backend = &self.backend;
         Ok(match request {
             IocageRequest::ListJails => IocageResponse::ListJails(JailList {
@@ -452,7 +478,7 @@ impl Inner {
             _ => None,
         };
         if let Some((target, message)) = clean {
-            let _host = self.host.write().await;
+            let _host = self.exclusive().await;
             backend.clean(target).await?;
             let success = Success::new(message);
             return Ok(match target {
@@ -464,21 +490,21 @@ impl Inner {
         }
         match &request {
             IocageRequest::ActivatePool { pool: Some(pool) } => {
-                let _host = self.host.write().await;
+                let _host = self.exclusive().await;
                 backend.activate(pool).await?;
                 return Ok(IocageResponse::ActivatePool(ActivatePoolResult::Activated(
                     Success::new(format!("pool {pool} activated.")),
                 )));
             }
             IocageRequest::DeactivatePool { pool } => {
-                let _host = self.host.write().await;
+                let _host = self.exclusive().await;
                 backend.deactivate(pool).await?;
                 return Ok(IocageResponse::DeactivatePool(Success::new(format!(
                     "pool {pool} deactivated."
                 ))));
             }
             IocageRequest::CreateJail { props, empty } => {
-                let _host = self.host.read().await;
+                let _host = self.changes.read().await;
                 let pairs = validate::props(action, props, PropUse::Create)?;
                 // Two creates of one tag serialise, so the second sees the first's jail.
                 let tag_lock = tag_of(&pairs).map(|tag| self.jail_lock(&format!("tag:{tag}")));
@@ -502,7 +528,7 @@ impl Inner {
         }
         // Changes to one jail: resolve to the UUID, so that a tag and its
         // UUID take the same lock.
-        let _host = self.host.read().await;
+        let _host = self.changes.read().await;
         let Some(name) = request.jail() else {
             return Err(internal(format!("{action} names no jail")));
         };

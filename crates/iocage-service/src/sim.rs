@@ -240,10 +240,11 @@ impl SimBackend {
             && let Err(error) = persist(file, &host)
         {
             *host = before;
+            // The path stays in the server's log: replies never name server files.
+            tracing::error!(path = %file.display(), %error, "could not save the simulated host");
             return Err(BackendError::Failed {
                 text: format!(
-                    "could not save the simulated host to {}: {error}",
-                    file.display()
+                    "could not save the simulated host's state: {error}; nothing was changed"
                 ),
             });
         }
@@ -276,7 +277,18 @@ fn load(file: &Path, bytes: &[u8]) -> Result<Host, SimError> {
 fn persist(file: &Path, host: &Host) -> std::io::Result<()> {
     let bytes = serde_json::to_vec_pretty(host).map_err(std::io::Error::other)?;
     let temporary = file.with_extension("json.tmp");
-    let mut out = fs::File::create(&temporary)?;
+    // Readable by the server's user only, whatever the umask.
+    let mut out = {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let out = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        out.set_permissions(fs::Permissions::from_mode(0o600))?;
+        out
+    };
     out.write_all(&bytes)?;
     out.sync_all()?;
     drop(out);

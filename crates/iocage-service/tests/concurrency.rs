@@ -1,7 +1,8 @@
 //! The service's concurrency rules, shown with many tasks at once against a
 //! backend that records overlap: changes to one jail never overlap (whatever
 //! name the client used), different jails proceed in parallel, clean and pool
-//! changes overlap nothing, and identical reads share one backend call.
+//! changes overlap nothing, identical reads share one backend call, and a
+//! host-wide change waiting behind a hung jail change holds up no read.
 
 mod support;
 
@@ -203,4 +204,60 @@ async fn concurrent_creates_of_one_tag_make_one_jail() {
     assert_eq!(backend.count("create"), 20);
     let listed = ok(&service, json!({"action": "listjails"})).await;
     assert_eq!(listed["listjails"].as_object().unwrap().len(), 3);
+}
+
+/// Issue 16, item 6: with a `startjail` hung in iocage and a `cleanjails`
+/// waiting for the host, reads are still answered, while the clean is still
+/// blocked; the clean runs once the start ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_never_queue_behind_a_waiting_host_wide_change() {
+    let (service, backend, _, _) = setup().await;
+    let gate = backend.hold_starts();
+    let start = {
+        let service = service.clone();
+        tokio::spawn(
+            async move { call(&service, json!({"action": "startjail", "jail": "one"})).await },
+        )
+    };
+    // The start is running (hung) in the backend.
+    for _ in 0..1000 {
+        if backend.count("start") == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(backend.count("start"), 1, "the start reached the backend");
+    let clean = {
+        let service = service.clone();
+        tokio::spawn(async move { call(&service, json!({"action": "cleanjails"})).await })
+    };
+    // Let the clean reach its wait for the host.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for args in [
+        json!({"action": "listjails"}),
+        json!({"action": "df"}),
+        json!({"action": "getdefaultsettings"}),
+        json!({"action": "getjailsettings", "jail": "two", "prop": "all"}),
+    ] {
+        // The start is held for as long as this test wants: a read queued
+        // behind the clean would never come back, so 10 s only turns that
+        // hang into a failure.
+        let reply = tokio::time::timeout(Duration::from_secs(10), call(&service, args.clone()))
+            .await
+            .unwrap_or_else(|_| panic!("{args} waited for the blocked clean"));
+        reply.unwrap_or_else(|error| panic!("{args}: {error:?}"));
+        assert!(!clean.is_finished(), "the clean is still waiting");
+        assert_eq!(backend.count("clean"), 0);
+    }
+    gate.add_permits(1);
+    start
+        .await
+        .unwrap()
+        .expect("the start succeeds once iocage answers");
+    clean
+        .await
+        .unwrap()
+        .expect("the clean runs after the start");
+    assert_eq!(backend.count("clean"), 1);
+    assert_eq!(backend.overlaps(), 0, "the clean overlapped nothing");
 }

@@ -93,6 +93,22 @@ impl<'a> Args<'a> {
         missing(self.action, argument, self.object)
     }
 
+    /// Refuses any key of the object that is not in `accepted`.
+    pub(crate) fn refuse_unknown(&self, accepted: &[&'static str]) -> Result<(), ArgsError> {
+        match self
+            .object
+            .keys()
+            .find(|key| !accepted.contains(&key.as_str()))
+        {
+            None => Ok(()),
+            Some(key) => Err(ArgsError::UnknownArgument {
+                action: self.action,
+                argument: key.clone(),
+                accepted: accepted.join(", "),
+            }),
+        }
+    }
+
     /// An optional string argument as an owned value, empty when absent.
     pub(crate) fn string_or_empty(&self, argument: &'static str) -> Result<String, ArgsError> {
         Ok(self.optional_str(argument)?.unwrap_or_default().to_owned())

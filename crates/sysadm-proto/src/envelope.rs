@@ -90,8 +90,8 @@ pub struct Request {
 impl Request {
     /// Decodes a request from JSON text.
     pub fn from_json(text: &str) -> Result<Request, EnvelopeError> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|error| EnvelopeError::InvalidJson {
+        let value =
+            crate::parse_json(text.as_bytes()).map_err(|error| EnvelopeError::InvalidJson {
                 reason: error.to_string(),
             })?;
         Request::from_value(value)

@@ -257,6 +257,20 @@ pub enum ArgsError {
         /// What is accepted.
         accepted: String,
     },
+    /// An argument a destructive action does not know: refused, because a
+    /// misspelt safety option must never be ignored while data is destroyed.
+    #[error(
+        "{action}: unknown argument {}: {action} destroys data, so it refuses arguments it does not know; it accepts {accepted}",
+        shown(.argument)
+    )]
+    UnknownArgument {
+        /// The action.
+        action: &'static str,
+        /// The argument as sent.
+        argument: String,
+        /// The arguments the action accepts, comma-separated.
+        accepted: String,
+    },
     /// Arguments that cannot be used together.
     #[error("{action}: {reason}")]
     Conflict {

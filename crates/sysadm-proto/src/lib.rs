@@ -34,6 +34,7 @@ mod events;
 mod request;
 mod response;
 mod rpc;
+mod strict;
 
 pub use envelope::{
     ERROR_NAME, EVENTS_NAMESPACE, ErrorResponse, EventMessage, RESPONSE_NAME, Request, RequestId,
@@ -56,3 +57,4 @@ pub use rpc::{
     AUTH_CLEARED, Access, AuthReply, IdentifyReply, QueryReply, RPC_NAMES, RPC_NAMESPACE,
     RpcRequest,
 };
+pub use strict::parse_json;

@@ -120,6 +120,21 @@ impl Action {
         Action::ALL.map(Action::as_str).join(", ")
     }
 
+    /// The only arguments an action that destroys data accepts (`destroyjail`
+    /// and the four `clean` actions); `None` for the others, which ignore
+    /// unknown arguments because old clients send them. A misspelt safety
+    /// option (`"dry_rn": true`) must never be ignored while data is destroyed.
+    pub fn destructive_arguments(self) -> Option<&'static [&'static str]> {
+        match self {
+            Action::DestroyJail => Some(&["action", "jail", "switches"]),
+            Action::CleanAll
+            | Action::CleanJails
+            | Action::CleanReleases
+            | Action::CleanTemplates => Some(&["action", "switches"]),
+            _ => None,
+        }
+    }
+
     /// Whether the action changes the host. `activatepool` changes it only
     /// when it names a pool: see [`IocageRequest::changes_host`].
     pub fn changes_host(self) -> bool {
@@ -258,7 +273,9 @@ pub const DEFAULT_EXEC_USER: &str = "root";
 
 impl IocageRequest {
     /// Decodes the `args` of a `sysadm/iocage` request. Unknown extra keys
-    /// are ignored, because old clients send them.
+    /// are ignored, because old clients send them, except on the actions that
+    /// destroy data ([`Action::destructive_arguments`]). A `switches` value
+    /// an action does not document is refused.
     pub fn from_args(args: &Value) -> Result<IocageRequest, ArgsError> {
         let object = match args {
             Value::Object(object) => object,
@@ -298,6 +315,12 @@ impl IocageRequest {
     }
 
     fn decode(action: Action, args: &Args<'_>) -> Result<IocageRequest, ArgsError> {
+        if let Some(accepted) = action.destructive_arguments() {
+            args.refuse_unknown(accepted)?;
+        }
+        if !matches!(action, Action::CreateJail | Action::GetJailSettings) {
+            no_switches(action, args)?;
+        }
         let jail = || args.required_str("jail").map(str::to_owned);
         Ok(match action {
             Action::ActivatePool => IocageRequest::ActivatePool {
@@ -469,6 +492,24 @@ fn switch(action: Action, args: &Args<'_>, allowed: &'static str) -> Result<bool
             argument: "switches",
             value: other.to_owned(),
             accepted: format!("the only switch {} accepts is '{allowed}'", action.as_str()),
+        }),
+    }
+}
+
+/// Refuses a `switches` value on an action that documents none: `cleanall`
+/// with `"-j"` must not clean everything while dropping the switch. Absent,
+/// `null` and empty are accepted, as old clients send them.
+fn no_switches(action: Action, args: &Args<'_>) -> Result<(), ArgsError> {
+    match args.optional_str("switches")?.map(str::trim) {
+        None | Some("") => Ok(()),
+        Some(other) => Err(ArgsError::InvalidValue {
+            action: action.as_str(),
+            argument: "switches",
+            value: other.to_owned(),
+            accepted: format!(
+                "{} accepts no switches (only createjail takes '-e' and getjailsettings '-r'); send none or ''",
+                action.as_str()
+            ),
         }),
     }
 }

@@ -428,3 +428,117 @@ fn tolerated_variations_still_decode() {
         assert_eq!(IocageRequest::from_args(&args), Ok(expected), "{args}");
     }
 }
+
+#[test]
+fn switches_an_action_does_not_document_are_refused_listing_what_is_accepted() {
+    for action in ["cleanall", "cleanjails", "listjails", "df", "stopjail"] {
+        let mut args = json!({"action": action, "switches": "-j"});
+        if action == "stopjail" {
+            args["jail"] = json!("www");
+        }
+        check_args(
+            args,
+            ArgsError::InvalidValue {
+                action: sysadm_proto::Action::from_name(action).unwrap().as_str(),
+                argument: "switches",
+                value: "-j".into(),
+                accepted: format!(
+                    "{action} accepts no switches (only createjail takes '-e' and getjailsettings '-r'); send none or ''"
+                ),
+            },
+            &format!(
+                "{action}: invalid switches '-j': {action} accepts no switches (only createjail \
+                 takes '-e' and getjailsettings '-r'); send none or ''"
+            ),
+        );
+    }
+    // Absent, null and empty switches are what old clients send: still accepted.
+    for switches in [json!(null), json!(""), json!(" ")] {
+        let args = json!({"action": "cleanall", "switches": switches});
+        assert_eq!(
+            IocageRequest::from_args(&args),
+            Ok(IocageRequest::CleanAll),
+            "{args}"
+        );
+    }
+}
+
+#[test]
+fn destructive_actions_refuse_unknown_arguments_others_ignore_them() {
+    for (args, accepted) in [
+        (
+            json!({"action": "cleanall", "dry_rn": true}),
+            "action, switches",
+        ),
+        (
+            json!({"action": "cleanjails", "force": "no"}),
+            "action, switches",
+        ),
+        (
+            json!({"action": "cleanreleases", "dry_rn": 1}),
+            "action, switches",
+        ),
+        (
+            json!({"action": "cleantemplates", "dry_rn": null}),
+            "action, switches",
+        ),
+        (
+            json!({"action": "destroyjail", "jail": "www", "dry_rn": true}),
+            "action, jail, switches",
+        ),
+    ] {
+        let action = args["action"].as_str().unwrap();
+        let argument = args
+            .as_object()
+            .unwrap()
+            .keys()
+            .find(|key| !["action", "jail"].contains(&key.as_str()))
+            .unwrap()
+            .clone();
+        let message = format!(
+            "{action}: unknown argument '{argument}': {action} destroys data, so it refuses \
+             arguments it does not know; it accepts {accepted}"
+        );
+        check_args(
+            args.clone(),
+            ArgsError::UnknownArgument {
+                action: sysadm_proto::Action::from_name(action).unwrap().as_str(),
+                argument,
+                accepted: accepted.into(),
+            },
+            &message,
+        );
+    }
+    // Old clients send extra keys with reads and other changes: still accepted.
+    assert_eq!(
+        IocageRequest::from_args(&json!({"action": "listjails", "dry_rn": true})),
+        Ok(IocageRequest::ListJails)
+    );
+    assert_eq!(
+        IocageRequest::from_args(&json!({"action": "stopjail", "jail": "www", "extra": 1})),
+        Ok(IocageRequest::StopJail { jail: "www".into() })
+    );
+}
+
+#[test]
+fn an_envelope_with_a_duplicate_key_is_refused_naming_the_key() {
+    for (text, key) in [
+        (
+            r#"{"namespace":"sysadm","name":"iocage","id":1,"args":{"action":"listjails","action":"cleanall"}}"#,
+            "action",
+        ),
+        (
+            r#"{"namespace":"sysadm","namespace":"rpc","name":"iocage","args":{}}"#,
+            "namespace",
+        ),
+    ] {
+        let error = Request::from_json(text).expect_err(text);
+        let EnvelopeError::InvalidJson { reason } = &error else {
+            panic!("{text}: {error:?}");
+        };
+        assert!(
+            reason.starts_with(&format!("duplicate key '{key}'")),
+            "{text}: {reason}"
+        );
+    }
+}

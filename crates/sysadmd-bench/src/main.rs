@@ -17,6 +17,10 @@
 //!   backend, with the fake iocage taking 50 ms per `list`: how many iocage
 //!   processes ran, and the latency percentiles.
 //! - `layers`: where one `listjails` spends its time.
+//! - `attacks SYSADMD_BINARY`: a legitimate authenticated REST client's
+//!   `listjails` latency (p50/p99) and the daemon's peak resident size, with
+//!   no attack and under each attack of issue 16 (ping flood, slot churn,
+//!   login flood), from other loopback addresses, side by side in one run.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -63,8 +67,9 @@ async fn main() -> Result<()> {
         ["memory", binary] => memory(binary).await,
         ["layers"] => layers().await,
         ["coalesce", fake] => coalesce(fake).await,
+        ["attacks", binary] => attacks(binary).await,
         _ => bail!(
-            "usage: sysadmd-bench rest SECONDS [uncached] | ws SECONDS [uncached] | memory SYSADMD_BINARY | layers | coalesce FAKE_IOCAGE"
+            "usage: sysadmd-bench rest SECONDS [uncached] | ws SECONDS [uncached] | memory SYSADMD_BINARY | layers | coalesce FAKE_IOCAGE | attacks SYSADMD_BINARY"
         ),
     }
 }
@@ -647,4 +652,263 @@ async fn coalesce(fake: &str) -> Result<()> {
                "p50_ms": percentile(50), "p99_ms": percentile(99), "fake_delay_ms": 50})
     );
     Ok(())
+}
+
+/// Seconds each attack scenario lasts.
+const ATTACK_SECONDS: u64 = 5;
+
+/// A fresh TCP connection to `addr` from `source`.
+async fn connect_from(source: std::net::IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind((source, 0).into())?;
+    socket.connect(addr).await
+}
+
+const UPGRADE: &[u8] =
+    b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// Pings as fast as possible without reading, reconnecting when closed.
+async fn ping_flooder(addr: SocketAddr, source: std::net::IpAddr, stop: Arc<AtomicBool>) {
+    use tokio::io::AsyncWriteExt;
+    let mask = [1u8, 2, 3, 4];
+    let mut ping = vec![0x89, 0x80 | 125];
+    ping.extend_from_slice(&mask);
+    ping.extend((0..125).map(|i| 0x55 ^ mask[i % 4]));
+    let batch: Vec<u8> = ping.iter().copied().cycle().take(ping.len() * 64).collect();
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut stream) = connect_from(source, addr).await else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        if stream.write_all(UPGRADE).await.is_err() {
+            continue;
+        }
+        while !stop.load(Ordering::Relaxed) {
+            match tokio::time::timeout(Duration::from_millis(500), stream.write_all(&batch)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+/// Opens WebSocket upgrades that never log in, reopening as they close.
+async fn churner(addr: SocketAddr, source: std::net::IpAddr, stop: Arc<AtomicBool>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut stream) = connect_from(source, addr).await else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        let _ = stream.write_all(UPGRADE).await;
+        let mut sink = [0; 1024];
+        while !stop.load(Ordering::Relaxed) {
+            let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut sink));
+            if let Ok(Ok(0) | Err(_)) = read.await {
+                break;
+            }
+        }
+    }
+}
+
+/// Fails REST logins with Basic credentials, a new connection and a new
+/// source address each time.
+async fn login_flooder(addr: SocketAddr, first: u32, stop: Arc<AtomicBool>) {
+    let wrong = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("admin:guess")
+    );
+    let mut n = first;
+    while !stop.load(Ordering::Relaxed) {
+        n = n.wrapping_add(1);
+        let source = std::net::IpAddr::from([127, 2, (n >> 8) as u8, n as u8]);
+        let Ok(stream) = connect_from(source, addr).await else {
+            continue;
+        };
+        let Ok((mut sender, connection)) = http1::handshake(TokioIo::new(stream)).await else {
+            continue;
+        };
+        tokio::spawn(connection);
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            put(&mut sender, &wrong, r#"{"action": "listjails"}"#),
+        )
+        .await;
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Attack {
+    None,
+    PingFlood,
+    SlotChurn,
+    LoginFlood,
+}
+
+impl Attack {
+    fn name(self) -> &'static str {
+        match self {
+            Attack::None => "none",
+            Attack::PingFlood => "ping flood",
+            Attack::SlotChurn => "slot churn",
+            Attack::LoginFlood => "login flood",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Attack::None => "no attack",
+            Attack::PingFlood => {
+                "64 unauthenticated WebSockets sending pings without reading, from 16 addresses"
+            }
+            Attack::SlotChurn => {
+                "1,100 WebSocket upgrades that never log in, reopened as they close, from 20 addresses"
+            }
+            Attack::LoginFlood => "48 clients failing Basic logins, a new source address each time",
+        }
+    }
+
+    fn launch(self, addr: SocketAddr, stop: &Arc<AtomicBool>) -> Vec<tokio::task::JoinHandle<()>> {
+        let stop = || stop.clone();
+        match self {
+            Attack::None => Vec::new(),
+            Attack::PingFlood => (0..64u8)
+                .map(|n| tokio::spawn(ping_flooder(addr, [127, 0, 3, 1 + n % 16].into(), stop())))
+                .collect(),
+            Attack::SlotChurn => (0..1100u32)
+                .map(|n| {
+                    tokio::spawn(churner(
+                        addr,
+                        [127, 0, 4, 1 + (n % 20) as u8].into(),
+                        stop(),
+                    ))
+                })
+                .collect(),
+            Attack::LoginFlood => (0..48u32)
+                .map(|n| tokio::spawn(login_flooder(addr, n * 1000, stop())))
+                .collect(),
+        }
+    }
+}
+
+async fn attacks(binary: &str) -> Result<()> {
+    use std::io::BufRead;
+    raise_file_limit();
+    let state = tempfile::tempdir()?;
+    let mut child = std::process::Command::new(binary)
+        .args([
+            "--plaintext",
+            "--listen",
+            "127.0.0.1:0",
+            "--backend",
+            "sim",
+            "--state-dir",
+        ])
+        .arg(state.path())
+        .env("SYSADMD_ADMIN_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "error")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot run {binary}"))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let addr: SocketAddr = loop {
+        let line = lines.next().context("sysadmd exited before listening")??;
+        if let Some(rest) = line.strip_prefix("listening on http://") {
+            break rest.split('/').next().context("address")?.parse()?;
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let pid = child.id();
+    let result = async {
+        // The legitimate client: logged in before (credentials cached), 100 jails.
+        let mut sender = connect_http(addr).await?;
+        for index in 0..JAILS {
+            let body = json!({"action": "createjail", "props": format!("tag=jail{index} release=10.2-RELEASE")});
+            put(&mut sender, &basic(), &body.to_string()).await?;
+        }
+        let mut rows = Vec::new();
+        for attack in [Attack::None, Attack::PingFlood, Attack::SlotChurn, Attack::LoginFlood] {
+            let stop = Arc::new(AtomicBool::new(false));
+            let attackers = attack.launch(addr, &stop);
+            // Let the attack build up.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let peak = Arc::new(AtomicU64::new(rss_kib(pid)?));
+            let sampler = {
+                let peak = peak.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        if let Ok(rss) = rss_kib(pid) {
+                            peak.fetch_max(rss, Ordering::Relaxed);
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                })
+            };
+            let mut latencies = Vec::new();
+            let mut failures = 0;
+            let end = Instant::now() + Duration::from_secs(ATTACK_SECONDS);
+            while Instant::now() < end {
+                let started = Instant::now();
+                let answered = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    put(&mut sender, &basic(), r#"{"action": "listjails"}"#),
+                )
+                .await;
+                match answered {
+                    Ok(Ok((200, _))) => {}
+                    _ => {
+                        failures += 1;
+                        sender = connect_http(addr).await?;
+                    }
+                }
+                latencies.push(started.elapsed());
+            }
+            stop.store(true, Ordering::Relaxed);
+            let _ = sampler.await;
+            for attacker in attackers {
+                attacker.abort();
+            }
+            latencies.sort();
+            let percentile = |p: usize| {
+                latencies[(latencies.len() * p / 100).min(latencies.len() - 1)].as_secs_f64() * 1e3
+            };
+            rows.push(json!({
+                "bench": "attack", "attack": attack.name(), "describe": attack.describe(),
+                "requests": latencies.len(), "failures": failures,
+                "p50_ms": percentile(50), "p99_ms": percentile(99),
+                "peak_rss_mib": peak.load(Ordering::Relaxed) as f64 / 1024.0,
+                "rss_target_mib": 128, "p99_target_ratio": 10,
+            }));
+            // Let the server drop what is left of the attack.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        anyhow::Ok(rows)
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let rows = result?;
+    let base = rows[0]["p99_ms"].as_f64().unwrap_or(f64::NAN);
+    for mut row in rows {
+        let ratio = row["p99_ms"].as_f64().unwrap_or(f64::NAN) / base;
+        row["p99_ratio"] = json!(ratio);
+        println!("{row}");
+    }
+    Ok(())
+}
+
+/// Raises the open-file limit: the attacks hold a few thousand sockets.
+fn raise_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
 }

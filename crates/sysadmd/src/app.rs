@@ -125,6 +125,8 @@ pub(crate) struct Peer {
     pub(crate) login: Mutex<Option<Login>>,
     /// Where events for this connection go (WebSocket only).
     pub(crate) subscriber: Option<Subscriber>,
+    /// The connection's slot, told when a request authenticates.
+    slot: Option<crate::server::ConnectionSlot>,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +147,19 @@ impl Peer {
             transport,
             login: Mutex::new(None),
             subscriber,
+            slot: None,
+        }
+    }
+
+    pub(crate) fn with_slot(mut self, slot: crate::server::ConnectionSlot) -> Self {
+        self.slot = Some(slot);
+        self
+    }
+
+    /// The connection authenticated: it leaves the unauthenticated budget.
+    fn authenticated(&self) {
+        if let Some(slot) = &self.slot {
+            slot.authenticated();
         }
     }
 
@@ -206,11 +221,20 @@ impl App {
             let Some(app) = app.upgrade() else { return };
             let time = crate::jobs::rfc3339(std::time::SystemTime::now());
             let record = match event {
-                crate::auth::AuthAudit::Failed { peer, user } => serde_json::json!({
+                crate::auth::AuthAudit::Failed {
+                    peer,
+                    user,
+                    suppressed,
+                } => serde_json::json!({
                     "kind": "login_failed", "time": time, "peer": peer.to_string(), "user": user,
+                    "suppressed": suppressed,
                 }),
-                crate::auth::AuthAudit::Blocked { peer } => serde_json::json!({
+                crate::auth::AuthAudit::Blocked { peer, failures } => serde_json::json!({
                     "kind": "address_blocked", "time": time, "peer": peer.to_string(),
+                    "failures": failures,
+                }),
+                crate::auth::AuthAudit::UserGuarded { user, failures } => serde_json::json!({
+                    "kind": "user_guarded", "time": time, "user": user, "failures": failures,
                 }),
                 crate::auth::AuthAudit::Unblocked { addresses, lifted } => serde_json::json!({
                     "kind": "blocks_lifted", "time": time, "addresses": addresses, "lifted": lifted,
@@ -276,17 +300,17 @@ impl App {
             if request.is_public() {
                 return self.public_rpc(peer, request).await;
             }
-            let principal = self.authenticate(peer, authorization)?;
+            let principal = self.authenticate(peer, authorization).await?;
             return self.rpc(peer, &principal, request);
         }
         if namespace == sysadm_proto::EVENTS_NAMESPACE {
             let request = EventsRequest::decode(name, &args)
                 .ok_or_else(|| ApiError::not_found(namespace, name))??;
-            self.authenticate(peer, authorization)?;
+            self.authenticate(peer, authorization).await?;
             return self.events_request(peer, request);
         }
         if namespace == IOCAGE_NAMESPACE && name == IOCAGE_NAME {
-            let principal = self.authenticate(peer, authorization)?;
+            let principal = self.authenticate(peer, authorization).await?;
             if args.is_null() && peer.transport == Transport::Rest {
                 return Err(ApiError::new(
                     ErrorCode::BadRequest,
@@ -301,15 +325,30 @@ impl App {
     }
 
     /// Who is asking: the peer's session (WebSocket) or the Authorization header (REST).
-    fn authenticate(
+    async fn authenticate(
+        &self,
+        peer: &Peer,
+        authorization: Option<&str>,
+    ) -> Result<Principal, ApiError> {
+        let principal = self.authenticate_inner(peer, authorization).await?;
+        peer.authenticated();
+        Ok(principal)
+    }
+
+    async fn authenticate_inner(
         &self,
         peer: &Peer,
         authorization: Option<&str>,
     ) -> Result<Principal, ApiError> {
         let ip = peer.addr.ip();
         match peer.transport {
+            // Only uncached Basic credentials need a hash, off the async workers.
             Transport::Rest => {
-                let principal = self.auth.authorize_header(ip, authorization)?;
+                let header = authorization.map(str::to_owned);
+                let principal = self
+                    .auth
+                    .authorize_header_offloaded(ip, header.as_deref())
+                    .await?;
                 // A REST peer is one request: remember who it is for the log line.
                 peer.set_login(Some(Login {
                     principal: principal.clone(),
@@ -346,20 +385,13 @@ impl App {
                 return Ok(to_value(&IdentifyReply::server(self.hostname.clone())));
             }
             RpcRequest::Auth { username, password } => {
-                // The password hash takes tens of milliseconds of CPU: not on
-                // an async worker, which a WebSocket's read loop waits on.
-                let auth = self.auth.clone();
-                tokio::task::spawn_blocking(move || auth.login(ip, &username, &password))
-                    .await
-                    .map_err(|error| {
-                        tracing::error!(%error, "login task failed");
-                        ApiError::new(ErrorCode::Internal, "login task failed")
-                    })??
+                self.auth.login_offloaded(ip, username, password).await?
             }
             RpcRequest::AuthToken { token } => self.auth.resume(ip, &token)?,
             _ => unreachable!("is_public covers only identify, auth and auth_token"),
         };
         let reply = AuthReply(session.token.clone(), session.lifetime_secs);
+        peer.authenticated();
         if peer.transport == Transport::WebSocket {
             peer.set_login(Some(Login {
                 principal: session.principal,

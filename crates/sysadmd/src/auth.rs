@@ -15,8 +15,16 @@
 //!   for one token lifetime, so REST is not bounded by argon2.
 //! * A token or cached credential remembers the password hash it was granted
 //!   under: a password change or a removal voids it at once.
-//! * Failed logins are counted per exact address in a bounded table. No lock
-//!   is held while a password is hashed.
+//! * Failed logins are counted per address (IPv6 per /64) and per user name,
+//!   in bounded tables, and the server checks at most
+//!   [`AuthConfig::password_checks_per_sec`] passwords a second. A user name
+//!   under attack is guarded, not blocked: one try a second from strangers,
+//!   while the networks the user logged in from before go straight through.
+//!   No lock is held while a password is hashed, and the server hashes on
+//!   its own two threads ([`Auth::login_offloaded`]).
+//! * The audit log gets a network's first failure of a window and its block,
+//!   at most [`AUDIT_FAILURES_PER_SEC`] failure lines a second; the lines
+//!   left out are counted in the next one (`suppressed`).
 
 mod cmd;
 mod grants;
@@ -42,7 +50,8 @@ pub use unblock::UNBLOCK_FILE;
 pub use users::USERS_FILE;
 
 use grants::{Grant, Grants};
-use lockout::Lockout;
+pub(crate) use lockout::network;
+use lockout::{Budget, KnownNetworks, Lockout};
 use users::{DirLock, Stamp, UserEntry, UserMap};
 
 /// Where a generated first password is written, in the state directory.
@@ -51,6 +60,8 @@ pub const ADMIN_PASSWORD_FILE: &str = "admin-password.txt";
 pub const FIRST_USER: &str = "admin";
 /// Most tokens (and, separately, cached Basic credentials) kept at once.
 const MAX_GRANTS: usize = 100_000;
+/// Most `login_failed` audit lines a second; the others are counted.
+pub const AUDIT_FAILURES_PER_SEC: u32 = 10;
 
 /// Authentication settings. `Default` has the reference server's numbers.
 #[derive(Debug, Clone)]
@@ -69,6 +80,19 @@ pub struct AuthConfig {
     pub users_reload_interval: Duration,
     /// Most addresses whose failures are remembered.
     pub max_tracked_addresses: usize,
+    /// Password hashes computed at once, on threads of their own ([`Auth::login_offloaded`]).
+    pub hash_concurrency: usize,
+    /// Failures for one user name (from any address) that guard it: then a
+    /// network it never logged in from gets one try per
+    /// [`AuthConfig::guarded_attempt_interval`] (0: never guard).
+    pub user_max_failures: u32,
+    /// How often a guarded user name may be tried from a network it never logged in from.
+    pub guarded_attempt_interval: Duration,
+    /// Password checks the whole server starts per second, at most, for
+    /// networks a user has not logged in from before (0: no limit).
+    pub password_checks_per_sec: u32,
+    /// How long a network a user logged in from is remembered.
+    pub known_network_lifetime: Duration,
 }
 
 impl Default for AuthConfig {
@@ -83,6 +107,11 @@ impl Default for AuthConfig {
             hash_params: HashParams::default(),
             users_reload_interval: Duration::from_secs(1),
             max_tracked_addresses: 100_000,
+            hash_concurrency: 2,
+            user_max_failures: 20,
+            guarded_attempt_interval: Duration::from_secs(1),
+            password_checks_per_sec: 20,
+            known_network_lifetime: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -181,6 +210,15 @@ pub enum AuthError {
     /// Unknown user or wrong password: the same answer for both.
     #[error("invalid user name or password")]
     BadCredentials,
+    /// The password was not checked: too many tries for this user name, or
+    /// on the whole server, right now. Not a failure; try again soon.
+    #[error("{reason}; try again in {} s", retry_after.as_secs().max(1))]
+    Busy {
+        /// Why.
+        reason: &'static str,
+        /// When a try may be checked.
+        retry_after: Duration,
+    },
     /// The token is unknown, expired, cleared, or its user's password changed.
     #[error("invalid or expired token; log in again")]
     Expired,
@@ -205,10 +243,10 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// 429 for a blocked address, else 401.
+    /// 429 for a blocked address or a login not checked now, else 401.
     pub fn code(&self) -> ErrorCode {
         match self {
-            AuthError::Blocked { .. } => ErrorCode::TooManyRequests,
+            AuthError::Blocked { .. } | AuthError::Busy { .. } => ErrorCode::TooManyRequests,
             _ => ErrorCode::Unauthorized,
         }
     }
@@ -222,17 +260,29 @@ impl AuthError {
 /// An authentication event for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthAudit {
-    /// A login, token or credential was refused (and counted against the address).
+    /// A login, token or credential was refused (and counted against the
+    /// address): the first of its network in a window.
     Failed {
         /// From where.
         peer: IpAddr,
         /// The user name tried, if there was one.
         user: Option<String>,
+        /// Failures not written since the previous line (aggregated).
+        suppressed: u64,
     },
-    /// An address was blocked after repeated failures.
+    /// An address (IPv6: its /64) was blocked after repeated failures.
     Blocked {
         /// The address.
         peer: IpAddr,
+        /// The failures that led to the block.
+        failures: u32,
+    },
+    /// A user name is guarded after repeated failures from anywhere.
+    UserGuarded {
+        /// The user name.
+        user: String,
+        /// The failures that led to the guard.
+        failures: u32,
     },
     /// An admin lifted blocks with `sysadmd unblock`.
     Unblocked {
@@ -276,9 +326,46 @@ pub struct Auth {
     tokens: Grants,
     basic: Grants,
     lockout: Lockout,
+    /// Failures per user name (by SHA-256, so long names cost nothing).
+    user_lockout: Lockout<[u8; 32]>,
+    known: KnownNetworks,
+    budget: Budget,
+    /// Failure lines written in the current second, and failures not written.
+    audit_throttle: Mutex<(Instant, u32, u64)>,
     /// Unknown users are checked against this, so they take as long as known ones.
     dummy_hash: String,
     audit: Mutex<Option<AuditHook>>,
+    /// Permits to hash a password; see [`Auth::offload`].
+    hash_gate: Arc<tokio::sync::Semaphore>,
+    /// Work for the hash threads: as many threads as permits, kept for the
+    /// life of the server. Not tokio's blocking pool: it starts new threads
+    /// freely, and each kept argon2's working memory in its own malloc arena
+    /// (a login flood reached 186 MiB resident).
+    hash_pool: Mutex<std::sync::mpsc::Sender<HashJob>>,
+}
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Starts `count` threads that run hash jobs until the sender is dropped.
+fn hash_threads(count: usize) -> Result<std::sync::mpsc::Sender<HashJob>> {
+    let (sender, receiver) = std::sync::mpsc::channel::<HashJob>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for index in 0..count {
+        let receiver = Arc::clone(&receiver);
+        std::thread::Builder::new()
+            .name(format!("sysadmd-hash-{index}"))
+            .spawn(move || {
+                loop {
+                    let job = lock(&receiver).recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => break,
+                    }
+                }
+            })
+            .context("cannot start the password hashing threads")?;
+    }
+    Ok(sender)
 }
 
 impl std::fmt::Debug for Auth {
@@ -292,14 +379,7 @@ impl std::fmt::Debug for Auth {
 
 /// Creates `dir` (and its parents), readable by its owner only, if missing.
 pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    crate::modes::create_private_dir(dir)
         .with_context(|| format!("cannot create state directory {}", dir.display()))
 }
 
@@ -341,6 +421,7 @@ impl Auth {
                 )?)
             }
         };
+        crate::modes::check_private(&users_path, "users file")?;
         let stamp = users::stamp(&users_path);
         let entries = users::read_users(&users_path)?;
         // Unknown users are verified against a hash of the same cost as real
@@ -364,6 +445,17 @@ impl Auth {
                 config.block_duration,
                 config.max_tracked_addresses,
             ),
+            hash_gate: Arc::new(tokio::sync::Semaphore::new(config.hash_concurrency.max(1))),
+            hash_pool: Mutex::new(hash_threads(config.hash_concurrency.max(1))?),
+            user_lockout: Lockout::new(
+                config.user_max_failures,
+                config.failure_window,
+                config.block_duration,
+                config.max_tracked_addresses,
+            ),
+            known: KnownNetworks::new(config.known_network_lifetime, config.max_tracked_addresses),
+            budget: Budget::new(config.password_checks_per_sec),
+            audit_throttle: Mutex::new((Instant::now(), 0, 0)),
             users_path,
             state_dir: state_dir.to_owned(),
             unblock_checked: Mutex::new(Instant::now()),
@@ -372,6 +464,56 @@ impl Auth {
             audit: Mutex::new(None),
         };
         Ok((auth, first_start))
+    }
+
+    /// Runs `work` (a call that hashes a password: [`Auth::login`], or
+    /// [`Auth::authorize_header`] when [`Auth::header_needs_hash`]) on a
+    /// hash thread, at most [`AuthConfig::hash_concurrency`] at once.
+    /// argon2 takes milliseconds of CPU: on the async workers, a few clients
+    /// failing logins slowed every other request. Waiting for a permit is
+    /// asynchronous, so requests that need no hash are not held up. The permit
+    /// goes with the work, so a client that hangs up does not free it early.
+    async fn offload<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Auth) -> T + Send + 'static,
+    ) -> T {
+        let permit = Arc::clone(&self.hash_gate)
+            .acquire_owned()
+            .await
+            .expect("the hash gate is never closed");
+        let auth = Arc::clone(self);
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            let _permit = permit;
+            let value = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&auth)));
+            let _ = done.send(value);
+        });
+        lock(&self.hash_pool)
+            .send(job)
+            .expect("the hash threads live as long as Auth");
+        match result.await.expect("a hash thread answers every job") {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// Whether [`Auth::authorize_header`] would hash a password for this
+    /// header: Basic credentials that are not cached. Everything else is
+    /// answered without one.
+    fn header_needs_hash(&self, authorization: Option<&str>) -> bool {
+        let Some(header) = authorization.map(str::trim) else {
+            return false;
+        };
+        let Some((scheme, credentials)) = header.split_once(|c: char| c.is_ascii_whitespace())
+        else {
+            return false;
+        };
+        if !scheme.eq_ignore_ascii_case("basic") || decode_basic(credentials.trim()).is_none() {
+            return false;
+        }
+        self.basic
+            .get(header.as_bytes(), None)
+            .is_none_or(|grant| self.still_valid(&grant).is_none())
     }
 
     /// Sends failed logins and blocks to `hook` (for the audit log), besides
@@ -385,9 +527,9 @@ impl Auth {
         self.config.token_lifetime
     }
 
-    /// Whether `peer` is blocked now.
+    /// Whether `peer` (IPv6: its /64) is blocked now.
     pub fn is_blocked(&self, peer: IpAddr) -> bool {
-        self.lockout.blocked_for(canonical(peer)).is_some()
+        self.lockout.blocked_for(&network(peer)).is_some()
     }
 
     /// [`AuthError::Blocked`], with the time left, if `peer` is blocked now.
@@ -404,16 +546,80 @@ impl Auth {
     ) -> Result<Session, AuthError> {
         let peer = canonical(peer);
         self.refuse_if_blocked(peer)?;
+        // Refused, but not counted: an empty password is no guess (issue 15).
         if password.is_empty() {
             return Err(AuthError::EmptyPassword);
         }
+        self.admit(peer, username)?;
+        self.login_admitted(peer, username, password)
+    }
+
+    /// [`Auth::login`] with the password hashed on a hash thread, at most
+    /// [`AuthConfig::hash_concurrency`] at once, so the async workers keep
+    /// serving requests that need no hash. What is refused without a hash
+    /// (a blocked address, a guarded user, the server-wide budget) is refused
+    /// before any wait.
+    pub async fn login_offloaded(
+        self: &Arc<Self>,
+        peer: IpAddr,
+        username: String,
+        password: String,
+    ) -> Result<Session, AuthError> {
+        let peer = canonical(peer);
+        self.refuse_if_blocked(peer)?;
+        // Refused, but not counted: an empty password is no guess (issue 15).
+        if password.is_empty() {
+            return Err(AuthError::EmptyPassword);
+        }
+        self.admit(peer, &username)?;
+        self.offload(move |auth| auth.login_admitted(peer, &username, &password))
+            .await
+    }
+
+    fn login_admitted(
+        &self,
+        peer: IpAddr,
+        username: &str,
+        password: &str,
+    ) -> Result<Session, AuthError> {
         match self.check_password(username, password) {
             Some((principal, password_hash)) => {
-                self.lockout.reset(peer);
+                self.succeeded(peer, &principal.user);
                 Ok(self.issue(principal, password_hash))
             }
             None => Err(self.fail(peer, Some(username), AuthError::BadCredentials)),
         }
+    }
+
+    /// Whether a password for `user` from `peer` may be checked now: always
+    /// from a network the user logged in from before; otherwise not while the
+    /// user name is guarded and tried within the last interval, and not past
+    /// the server-wide budget.
+    fn admit(&self, peer: IpAddr, user: &str) -> Result<(), AuthError> {
+        if self.known.contains(user, network(peer)) {
+            return Ok(());
+        }
+        self.user_lockout
+            .take_guarded_attempt(
+                &hash::sha256(user.as_bytes()),
+                self.config.guarded_attempt_interval,
+            )
+            .map_err(|retry_after| AuthError::Busy {
+                reason: "too many failed logins for this user name: from an address it has not \
+                         logged in from before, one try is checked per second",
+                retry_after,
+            })?;
+        self.budget.take().map_err(|retry_after| AuthError::Busy {
+            reason: "too many password checks on this server right now",
+            retry_after,
+        })
+    }
+
+    /// After a correct password: the network's failures are forgotten and it
+    /// is remembered as one the user logs in from.
+    fn succeeded(&self, peer: IpAddr, user: &str) {
+        self.lockout.reset(&network(peer));
+        self.known.remember(user, network(peer));
     }
 
     /// `rpc/auth_token`: re-authenticates with a saved token; the same token,
@@ -423,7 +629,7 @@ impl Auth {
         self.refuse_if_blocked(peer)?;
         match self.touch(token) {
             Ok(principal) => {
-                self.lockout.reset(peer);
+                self.lockout.reset(&network(peer));
                 Ok(Session {
                     principal,
                     token: token.to_owned(),
@@ -492,12 +698,52 @@ impl Auth {
             );
             return Err(self.fail(peer, None, error));
         };
+        // Refused, but not counted: an empty password is no guess (issue 15).
         if password.is_empty() {
             return Err(AuthError::EmptyPassword);
         }
-        match self.check_password(&user, &password) {
+        self.admit(peer, &user)?;
+        self.basic_admitted(peer, header, &user, &password)
+    }
+
+    /// [`Auth::authorize_header`], with a password (uncached Basic
+    /// credentials) hashed as [`Auth::login_offloaded`] hashes it; everything
+    /// else is answered at once.
+    pub async fn authorize_header_offloaded(
+        self: &Arc<Self>,
+        peer: IpAddr,
+        authorization: Option<&str>,
+    ) -> Result<Principal, AuthError> {
+        if !self.header_needs_hash(authorization) {
+            return self.authorize_header(peer, authorization);
+        }
+        let peer = canonical(peer);
+        self.refuse_if_blocked(peer)?;
+        let header = authorization.unwrap_or_default().trim().to_owned();
+        let credentials = header
+            .split_once(|c: char| c.is_ascii_whitespace())
+            .map_or("", |(_, rest)| rest.trim());
+        let (user, password) = decode_basic(credentials)
+            .ok_or_else(|| AuthError::Malformed("malformed Basic credentials".to_owned()))?;
+        // Refused, but not counted: an empty password is no guess (issue 15).
+        if password.is_empty() {
+            return Err(AuthError::EmptyPassword);
+        }
+        self.admit(peer, &user)?;
+        self.offload(move |auth| auth.basic_admitted(peer, &header, &user, &password))
+            .await
+    }
+
+    fn basic_admitted(
+        &self,
+        peer: IpAddr,
+        header: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<Principal, AuthError> {
+        match self.check_password(user, password) {
             Some((principal, password_hash)) => {
-                self.lockout.reset(peer);
+                self.succeeded(peer, &principal.user);
                 self.basic.insert(
                     header.as_bytes(),
                     Grant {
@@ -508,7 +754,7 @@ impl Auth {
                 );
                 Ok(principal)
             }
-            None => Err(self.fail(peer, Some(&user), AuthError::BadCredentials)),
+            None => Err(self.fail(peer, Some(user), AuthError::BadCredentials)),
         }
     }
 
@@ -549,6 +795,15 @@ impl Auth {
     fn reload_if_changed(&self) {
         let stamp = users::stamp(&self.users_path);
         if stamp == lock(&self.users).stamp {
+            return;
+        }
+        if let Err(error) = crate::modes::check_private(&self.users_path, "users file") {
+            // Remember this version, so the refusal is logged once per change.
+            lock(&self.users).stamp = stamp;
+            tracing::error!(
+                error = format!("{error:#}"),
+                "the users file changed but is not private; keeping the users read before"
+            );
             return;
         }
         let entries = match users::read_users(&self.users_path) {
@@ -635,7 +890,7 @@ impl Auth {
 
     fn refuse_if_blocked(&self, peer: IpAddr) -> Result<(), AuthError> {
         self.apply_unblock_request();
-        match self.lockout.blocked_for(peer) {
+        match self.lockout.blocked_for(&network(peer)) {
             Some(retry_after) => Err(AuthError::Blocked { retry_after }),
             None => Ok(()),
         }
@@ -644,15 +899,41 @@ impl Auth {
     /// Counts a failure of `peer` and reports it. Returns the error to answer
     /// with: `error`, or [`AuthError::Blocked`] when this failure started a block.
     fn fail(&self, peer: IpAddr, user: Option<&str>, error: AuthError) -> AuthError {
-        tracing::warn!(%peer, user = user.unwrap_or(""), reason = %error, "authentication failed");
-        self.audit(AuthAudit::Failed {
-            peer,
-            user: user.map(str::to_owned),
-        });
-        match self.lockout.record_failure(peer) {
+        let key = network(peer);
+        let first = self.lockout.failures(&key) == 0;
+        match self.audit_allowance(first) {
+            Some(suppressed) => {
+                tracing::warn!(%peer, user = user.unwrap_or(""), reason = %error, suppressed, "authentication failed");
+                self.audit(AuthAudit::Failed {
+                    peer,
+                    user: user.map(str::to_owned),
+                    suppressed,
+                });
+            }
+            None => {
+                tracing::debug!(%peer, user = user.unwrap_or(""), reason = %error, "authentication failed");
+            }
+        }
+        if let Some(user) = user {
+            let user_key = hash::sha256(user.as_bytes());
+            if self.user_lockout.record_failure(&user_key).is_some() {
+                let failures = self.user_lockout.failures(&user_key);
+                tracing::warn!(
+                    user,
+                    failures,
+                    "user name guarded after repeated failed logins"
+                );
+                self.audit(AuthAudit::UserGuarded {
+                    user: user.to_owned(),
+                    failures,
+                });
+            }
+        }
+        match self.lockout.record_failure(&key) {
             Some(retry_after) => {
-                tracing::warn!(%peer, block_secs = retry_after.as_secs(), "address blocked after repeated failed logins");
-                self.audit(AuthAudit::Blocked { peer });
+                let failures = self.lockout.failures(&key);
+                tracing::warn!(%peer, block_secs = retry_after.as_secs(), failures, "address blocked after repeated failed logins");
+                self.audit(AuthAudit::Blocked { peer, failures });
                 AuthError::Blocked { retry_after }
             }
             None => error,
@@ -681,7 +962,9 @@ impl Auth {
                     .map(IpAddr::to_string)
                     .collect::<Vec<_>>()
                     .join(",");
-                (self.lockout.lift(Some(&addrs)), what)
+                // Blocks are per network (an IPv6 /64): lift the address's network.
+                let networks: Vec<_> = addrs.iter().map(|addr| network(*addr)).collect();
+                (self.lockout.lift(Some(&networks)), what)
             }
         };
         tracing::info!(addresses = %what, lifted, "login blocks lifted by `sysadmd unblock`");
@@ -689,6 +972,24 @@ impl Auth {
             addresses: what,
             lifted,
         });
+    }
+
+    /// Whether a failure gets its own audit line: the first of its network in
+    /// a window, and no more than [`AUDIT_FAILURES_PER_SEC`] a second. Returns
+    /// the count of failures left out since the last line, and resets it.
+    fn audit_allowance(&self, first_of_network: bool) -> Option<u64> {
+        let mut throttle = lock(&self.audit_throttle);
+        let (since, written, suppressed) = &mut *throttle;
+        if since.elapsed() >= Duration::from_secs(1) {
+            *since = Instant::now();
+            *written = 0;
+        }
+        if !first_of_network || *written >= AUDIT_FAILURES_PER_SEC {
+            *suppressed += 1;
+            return None;
+        }
+        *written += 1;
+        Some(std::mem::take(suppressed))
     }
 
     fn audit(&self, event: AuthAudit) {

@@ -310,6 +310,14 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Most connections served at once; more wait in the accept queue.
     pub max_connections: usize,
+    /// Most connections at once that have not authenticated (part of
+    /// `max_connections`); when reached, a newcomer evicts the oldest of the
+    /// network (IPv4 address, IPv6 /64) with the most, if it has more.
+    pub max_unauthenticated: usize,
+    /// Most unauthenticated connections from one network; more are closed at once.
+    pub max_unauthenticated_per_address: usize,
+    /// A connection that has not authenticated within this time is closed, in seconds.
+    pub unauthenticated_timeout_secs: u64,
     /// Requests in flight on one WebSocket; past it the server stops reading.
     pub max_in_flight_per_connection: usize,
     /// Time to send the request headers (and so the WebSocket upgrade), in seconds.
@@ -320,6 +328,9 @@ pub struct Limits {
     pub ws_idle_timeout_secs: u64,
     /// A WebSocket must authenticate within this time, in seconds.
     pub ws_auth_timeout_secs: u64,
+    /// A WebSocket whose peer does not take one message within this time is
+    /// closed (it stopped reading), in seconds.
+    pub ws_write_timeout_secs: u64,
     /// On shutdown, how long running requests may take to finish, in seconds.
     pub shutdown_grace_secs: u64,
     /// Events queued for one subscriber before it is disconnected as too slow.
@@ -333,11 +344,15 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 1024 * 1024,
             max_connections: 1024,
+            max_unauthenticated: 512,
+            max_unauthenticated_per_address: 128,
+            unauthenticated_timeout_secs: 10,
             max_in_flight_per_connection: 32,
             header_timeout_secs: 10,
             tls_handshake_timeout_secs: 10,
             ws_idle_timeout_secs: 30 * 60,
             ws_auth_timeout_secs: 30,
+            ws_write_timeout_secs: 30,
             shutdown_grace_secs: 30,
             event_queue: 256,
             iocage_timeout_secs: 600,
@@ -364,6 +379,12 @@ pub struct AuthSettings {
     pub failure_window_secs: u64,
     /// How long a blocked address stays blocked, in seconds.
     pub block_secs: u64,
+    /// Failed logins for one user name, from anywhere, before it is guarded:
+    /// then addresses it never logged in from get one try a second (0: never).
+    pub user_max_failures: u32,
+    /// Password checks per second for the whole server, from addresses the
+    /// user never logged in from (0: no limit).
+    pub password_checks_per_sec: u32,
 }
 
 impl Default for AuthSettings {
@@ -373,6 +394,8 @@ impl Default for AuthSettings {
             max_failures: 5,
             failure_window_secs: 600,
             block_secs: 3600,
+            user_max_failures: 20,
+            password_checks_per_sec: 20,
         }
     }
 }
@@ -564,6 +587,12 @@ impl Config {
         }
         if file.limits.max_body_bytes == 0 || file.limits.max_connections == 0 {
             bail!("limits.max_body_bytes and limits.max_connections must be positive");
+        }
+        if file.limits.max_unauthenticated == 0 || file.limits.max_unauthenticated_per_address == 0
+        {
+            bail!(
+                "limits.max_unauthenticated and limits.max_unauthenticated_per_address must be positive"
+            );
         }
         if file.limits.max_in_flight_per_connection == 0 || file.limits.event_queue == 0 {
             bail!("limits.max_in_flight_per_connection and limits.event_queue must be positive");

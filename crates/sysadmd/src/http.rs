@@ -47,7 +47,7 @@ pub(crate) async fn handle(
         }
         return Ok(response);
     }
-    let mut response = match rest(&app, addr, request).await {
+    let mut response = match rest(&app, addr, slot, request).await {
         Ok(args) => json_response(StatusCode::OK, &RestBody { args: &*args }),
         Err(error) => error_response(&error),
     };
@@ -101,6 +101,7 @@ fn add_cors_headers(response: &mut Response<Body>, origin: HeaderValue, prefligh
 async fn rest(
     app: &Arc<App>,
     addr: SocketAddr,
+    slot: ConnectionSlot,
     request: Request<Incoming>,
 ) -> Result<Reply, ApiError> {
     let method = request.method().clone();
@@ -166,12 +167,12 @@ async fn rest(
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(&body).map_err(|error| {
+        sysadm_proto::parse_json(&body).map_err(|error| {
             ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {error}"))
         })?
     };
     let args = envelope_args(&namespace, &name, body)?;
-    let peer = Peer::new(addr, Transport::Rest, None);
+    let peer = Peer::new(addr, Transport::Rest, None).with_slot(slot);
     app.dispatch(&peer, &namespace, &name, args, authorization.as_deref())
         .await
 }

@@ -1,6 +1,9 @@
 //! Every state-changing iocage action runs as a job: it gets an id, emits
 //! `dispatcher` events when it starts and ends, is listed while it runs, and
 //! leaves one audit record when it ends (written before the reply is sent).
+//! A change is refused before it runs (503, "audit log unavailable") when its
+//! start cannot be recorded, so nothing happens unrecorded (a full disk, say);
+//! the outage is logged once, not per request.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -8,14 +11,15 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
 use iocage_service::{Caller, ServiceError};
 use serde_json::json;
 use sysadm_proto::{
-    DispatcherEvent, EventKind, EventMessage, IocageRequest, IocageResponse, JobOutcome, JobState,
+    DispatcherEvent, ErrorCode, EventKind, EventMessage, IocageRequest, IocageResponse, JobOutcome,
+    JobState,
 };
 
 use crate::events::EventHub;
@@ -31,15 +35,27 @@ use crate::events::EventHub;
 pub struct Audit {
     path: PathBuf,
     file: Mutex<File>,
+    /// Set while writes fail, so the outage is logged once.
+    failing: AtomicBool,
 }
 
+/// What a change is refused with when its start cannot be recorded.
+pub(crate) const AUDIT_UNAVAILABLE: &str =
+    "audit log unavailable: the change was not made, because it could not be recorded";
+
+/// Opens `path` for appending, creating it private (0600 whatever the umask).
 fn open_append(path: &Path) -> anyhow::Result<File> {
-    OpenOptions::new()
+    let existed = path.exists();
+    let file = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("cannot open audit log {}", path.display()))
+        .with_context(|| format!("cannot open audit log {}", path.display()))?;
+    if !existed {
+        crate::modes::make_private(&file, path)?;
+    }
+    Ok(file)
 }
 
 /// Whether `path` still names the file `file` has open.
@@ -54,19 +70,27 @@ fn still_at(file: &File, path: &Path) -> bool {
 impl Audit {
     /// Opens (or creates, mode 0600) the audit log for appending.
     pub fn open(path: &Path) -> anyhow::Result<Audit> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            crate::modes::create_private_dir(dir)?;
         }
         let file = open_append(path)?;
         Ok(Audit {
             path: path.to_owned(),
             file: Mutex::new(file),
+            failing: AtomicBool::new(false),
         })
     }
 
-    /// Appends one record. A failure is logged loudly; the work it records has already happened.
+    /// Appends one record. A failure is logged (once per outage); use
+    /// [`Audit::try_record`] where the caller must know.
     pub fn record(&self, record: &serde_json::Value) {
+        let _ = self.try_record(record);
+    }
+
+    /// Appends one record; `Err` when it could not be written. Half a line
+    /// written before the failure is cut off again, so the log stays one JSON
+    /// object per line.
+    pub(crate) fn try_record(&self, record: &serde_json::Value) -> std::io::Result<()> {
         let mut line = record.to_string();
         line.push('\n');
         let mut file = self.file.lock().expect("audit lock");
@@ -79,8 +103,26 @@ impl Audit {
                 ),
             }
         }
-        if let Err(error) = file.write_all(line.as_bytes()) {
-            tracing::error!(path = %self.path.display(), %error, "AUDIT LOG WRITE FAILED: a record is lost");
+        let length = file.metadata().map(|metadata| metadata.len()).ok();
+        match file.write_all(line.as_bytes()) {
+            Ok(()) => {
+                if self.failing.swap(false, Ordering::SeqCst) {
+                    tracing::warn!(path = %self.path.display(), "the audit log can be written again; changes are accepted");
+                }
+                Ok(())
+            }
+            Err(error) => {
+                if let Some(length) = length.filter(|&length| length > 0) {
+                    let _ = file.set_len(length);
+                }
+                if self.failing.swap(true, Ordering::SeqCst) {
+                    tracing::debug!(%error, "audit log still unwritable");
+                } else {
+                    tracing::error!(path = %self.path.display(), %error,
+                        "AUDIT LOG WRITE FAILED: changes are refused until it can be written; logged once");
+                }
+                Err(error)
+            }
         }
     }
 
@@ -145,6 +187,19 @@ impl Jobs {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let started_at = SystemTime::now();
         let clock = Instant::now();
+        // Recorded before anything happens: if it cannot be, nothing does.
+        let start = json!({
+            "kind": "job_started",
+            "job": format!("job-{id}"),
+            "user": caller.user,
+            "peer": caller.peer.map(|peer| peer.to_string()),
+            "action": request.action().as_str(),
+            "target": target(request),
+            "started": rfc3339(started_at),
+        });
+        if self.audit.try_record(&start).is_err() {
+            return Err(ServiceError::new(ErrorCode::Unavailable, AUDIT_UNAVAILABLE));
+        }
         let mut event = DispatcherEvent {
             process_id: format!("job-{id}"),
             state: JobState::Running,

@@ -14,22 +14,24 @@ mod config;
 mod events;
 mod http;
 mod jobs;
+mod modes;
 mod reload;
 mod server;
+mod slots;
 mod tls;
 mod ws;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use iocage_service::{Backend, CliBackend, IocageService, Runner, SimBackend};
 
 pub use app::App;
 pub use config::{
     AuthSettings, BackendChoice, Cli, Command, Config, DEFAULT_LISTEN, FREEBSD_CONFIG,
-    HttpSettings, Limits, ListenAddr, ListenAddrError, LogTarget, PathName, ServeArgs,
-    SimSettings, TlsChoice, default_config_file, default_state_dir,
+    HttpSettings, Limits, ListenAddr, ListenAddrError, LogTarget, PathName, ServeArgs, SimSettings,
+    TlsChoice, default_config_file, default_state_dir,
 };
 pub use events::EventHub;
 pub use jobs::{Audit, Jobs};
@@ -95,8 +97,19 @@ impl std::fmt::Debug for StartOptions {
 /// and the audit log are known good before the first user is created, so a
 /// start that fails never leaves an `admin` whose generated password nobody saw.
 pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
-    create_private_dir(&config.state_dir)?;
+    modes::create_private_dir(&config.state_dir)?;
+    // As sshd's StrictModes: a directory others can write lets them replace users.toml.
+    modes::check_private(&config.state_dir, "state directory")?;
     let tls = tls::server_config(&config.tls, &config.state_dir)?;
+    match &config.tls {
+        TlsChoice::Plaintext => {}
+        TlsChoice::Files { key, .. } => modes::check_private(key, "TLS key")?,
+        TlsChoice::SelfSigned => {
+            let dir = config.state_dir.join("tls");
+            modes::check_private(&dir, "TLS directory")?;
+            modes::check_private(&dir.join("key.pem"), "TLS key")?;
+        }
+    }
     let listeners = server::bind_listeners(&config.listen).await?;
     let (backend, backend_line) = match options.backend {
         Some(backend) => (
@@ -113,6 +126,8 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         max_failures: config.auth.max_failures,
         failure_window: std::time::Duration::from_secs(config.auth.failure_window_secs),
         block_duration: std::time::Duration::from_secs(config.auth.block_secs),
+        user_max_failures: config.auth.user_max_failures,
+        password_checks_per_sec: config.auth.password_checks_per_sec,
         ..auth::AuthConfig::default()
     };
     let (auth, first_start) = auth::Auth::open_with_admin_password(
@@ -218,6 +233,7 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
 async fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String)> {
     let sim = |why: &str| -> Result<(Arc<dyn Backend>, String)> {
         let dir = config.state_dir.join("simhost");
+        modes::create_private_dir(&dir)?;
         let backend = SimBackend::open(&dir)
             .map_err(|error| anyhow::anyhow!("{error}"))?
             .with_delay(std::time::Duration::from_millis(config.sim.latency_ms));
@@ -276,19 +292,6 @@ fn find_iocage(configured: Option<&Path>) -> Option<std::path::PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join("iocage"))
         .find(|candidate| candidate.is_file())
-}
-
-/// Creates the state directory, readable by its owner only.
-fn create_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create state directory {}", dir.display()))
 }
 
 /// Waits for SIGINT or SIGTERM.

@@ -10,7 +10,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::app::App;
@@ -32,9 +32,10 @@ impl std::fmt::Debug for Server {
     }
 }
 
-/// A connection's slot in the connection limit, held until the connection
-/// (and a WebSocket it upgraded to) ends.
-pub(crate) type ConnectionSlot = Arc<OwnedSemaphorePermit>;
+/// A connection's slot in the connection limit (and, until it authenticates,
+/// in the unauthenticated budget), held until the connection (and a
+/// WebSocket it upgraded to) ends.
+pub(crate) type ConnectionSlot = Arc<crate::slots::ConnectionSlot>;
 
 impl Server {
     /// Binds every address. An address that cannot be bound is named in the error.
@@ -89,13 +90,21 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let app = self.app.clone();
         let slots = Arc::new(Semaphore::new(app.limits.max_connections));
+        let unauthenticated = crate::slots::Slots::new(
+            app.limits.max_unauthenticated,
+            app.limits.max_unauthenticated_per_address,
+        );
         for listener in self.listeners {
             let app = app.clone();
             let tls = self.tls.clone();
             let slots = slots.clone();
-            app.tracker
-                .clone()
-                .spawn(accept_loop(app, listener, tls, slots));
+            app.tracker.clone().spawn(accept_loop(
+                app,
+                listener,
+                tls,
+                slots,
+                unauthenticated.clone(),
+            ));
         }
         shutdown.await;
         tracing::info!("shutting down: no new connections; letting running requests finish");
@@ -128,6 +137,7 @@ async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsSwap>,
     slots: Arc<Semaphore>,
+    unauthenticated: Arc<crate::slots::Slots>,
 ) {
     loop {
         let slot = tokio::select! {
@@ -146,7 +156,14 @@ async fn accept_loop(
             },
             () = app.shutdown.cancelled() => return,
         };
-        let slot = Arc::new(slot);
+        let slot = match unauthenticated.admit(addr.ip(), slot) {
+            Ok(slot) => slot,
+            Err(refused) => {
+                // Closed at once: no bytes are read from a network over its share.
+                tracing::debug!(peer = %addr, ?refused, "too many unauthenticated connections; closed");
+                continue;
+            }
+        };
         app.tracker.clone().spawn(connection(
             app.clone(),
             stream,
@@ -186,9 +203,11 @@ where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let handler_app = app.clone();
+    let handler_slot = slot.clone();
     let service = service_fn(move |request| {
-        crate::http::handle(handler_app.clone(), addr, slot.clone(), request)
+        crate::http::handle(handler_app.clone(), addr, handler_slot.clone(), request)
     });
+    let unauthenticated_limit = Duration::from_secs(app.limits.unauthenticated_timeout_secs);
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(app.limits.header_timeout())
@@ -205,6 +224,15 @@ where
         () = app.shutdown.cancelled() => {
             connection.as_mut().graceful_shutdown();
             let _ = connection.await;
+        }
+        // Until a request authenticates, the connection has a short deadline
+        // and may be evicted for another network's (slots.rs). An upgraded
+        // WebSocket ends this future first and watches its own slot.
+        () = slot.unauthenticated_for(unauthenticated_limit) => {
+            tracing::debug!(peer = %addr, "not authenticated in time; closed");
+        }
+        () = slot.evicted() => {
+            tracing::debug!(peer = %addr, "unauthenticated connection evicted for another network's");
         }
     }
 }

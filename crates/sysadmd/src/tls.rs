@@ -140,7 +140,7 @@ pub fn fingerprint(der: &[u8]) -> String {
 }
 
 fn generate(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<()> {
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::modes::create_private_dir(dir)?;
     let mut names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
@@ -167,6 +167,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
+    crate::modes::make_private(&file, path)?;
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))

@@ -4,7 +4,15 @@
 //!
 //! Backpressure: a request takes a permit before the next frame is read, so
 //! a client with too many requests in flight is simply not read from until
-//! one finishes; nothing is dropped.
+//! one finishes; nothing is dropped. Every buffer is bounded: the outbox
+//! (replies and events), the event queue, and tungstenite's write buffer
+//! (which holds the pongs it answers pings with). A peer whose output piles
+//! up is first no longer read (its replies hold the permits), then closed
+//! when one message cannot be written within [`Limits::ws_write_timeout_secs`].
+//! Pings and pongs are rate-limited and do not count as activity for the
+//! idle timeout.
+//!
+//! [`Limits::ws_write_timeout_secs`]: crate::Limits::ws_write_timeout_secs
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,22 +39,38 @@ const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(2);
 /// Bytes read from the socket at a time, per WebSocket connection.
 const READ_BUFFER: usize = 8 * 1024;
 
+/// Bytes tungstenite gathers before writing to the socket.
+const WRITE_BUFFER: usize = 8 * 1024;
+
+/// Control frames (pings, pongs) a peer may send in one [`CONTROL_WINDOW`].
+/// Clients ping every few seconds at most; each ping makes tungstenite queue
+/// a pong, so a flood is closed rather than answered.
+const MAX_CONTROL_FRAMES: u32 = 50;
+const CONTROL_WINDOW: Duration = Duration::from_secs(10);
+
 const SHUTTING_DOWN: &str = "server shutting down";
 const BLOCKED: &str = "address blocked after repeated failed logins";
 const TOO_SLOW: &str = "too slow: the event queue overflowed";
+const NOT_READING: &str = "too slow: not reading what the server sends";
+const PING_FLOOD: &str = "too many pings";
+const EVICTED: &str = "too many unauthenticated connections from your network";
 
 pub(crate) async fn serve(
     app: Arc<App>,
     addr: SocketAddr,
     upgraded: Upgraded,
-    _slot: crate::server::ConnectionSlot,
+    slot: crate::server::ConnectionSlot,
 ) {
     let limit = app.limits.max_body_bytes;
     // tungstenite reads into a buffer of this size per connection (128 KiB by
     // default); most messages are small, and an idle connection should cost
     // little. Larger messages still arrive whole, in several reads.
+    // The write buffer only grows past WRITE_BUFFER while the peer does not
+    // read; its ceiling must still take the largest single reply.
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(max_write_buffer(limit))
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit));
     let socket =
@@ -57,13 +81,18 @@ pub(crate) async fn serve(
     let (outbox, mut outgoing) = mpsc::channel::<Message>(max_in_flight + 16);
     // An urgent close skips whatever is queued (a client too slow to read it all).
     let (urgent_close, mut urgent) = tokio::sync::oneshot::channel::<CloseFrame>();
+    // Cancelled when the writer gives up on a peer that does not read.
+    let writer_gone = CancellationToken::new();
+    let write_timeout = Duration::from_secs(app.limits.ws_write_timeout_secs);
+    let writer_done = writer_gone.clone();
     let writer = tokio::spawn(async move {
         loop {
             let message = tokio::select! {
                 biased;
                 frame = &mut urgent => {
                     if let Ok(frame) = frame {
-                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        let close = sink.send(Message::Close(Some(frame)));
+                        let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, close).await;
                     }
                     break;
                 }
@@ -77,19 +106,29 @@ pub(crate) async fn serve(
                 biased;
                 frame = &mut urgent => {
                     if let Ok(frame) = frame {
-                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        let close = sink.send(Message::Close(Some(frame)));
+                        let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, close).await;
                     }
                     break;
                 }
-                sent = sink.send(message) => if sent.is_err() || closing { break },
+                sent = tokio::time::timeout(write_timeout, sink.send(message)) => match sent {
+                    Ok(sent) => if sent.is_err() || closing { break },
+                    Err(_) => {
+                        tracing::debug!("WebSocket peer not reading; closing");
+                        writer_done.cancel();
+                        return sink;
+                    }
+                },
             }
         }
-        let _ = sink.close().await;
+        writer_done.cancel();
+        let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, sink.close()).await;
         sink
     });
 
     let (subscriber, mut inbox) = app.events.register(app.limits.event_queue);
-    let peer = Arc::new(Peer::new(addr, Transport::WebSocket, Some(subscriber)));
+    let peer =
+        Arc::new(Peer::new(addr, Transport::WebSocket, Some(subscriber)).with_slot(slot.clone()));
     let event_outbox = outbox.clone();
     let forwarder = tokio::spawn(async move {
         while let Some(event) = inbox.events.recv().await {
@@ -107,8 +146,16 @@ pub(crate) async fn serve(
     let in_flight = Arc::new(Semaphore::new(max_in_flight));
     let kill = CancellationToken::new();
     let idle = Duration::from_secs(app.limits.ws_idle_timeout_secs);
-    let auth_deadline = tokio::time::sleep(Duration::from_secs(app.limits.ws_auth_timeout_secs));
+    let auth_limit = app
+        .limits
+        .ws_auth_timeout_secs
+        .min(app.limits.unauthenticated_timeout_secs);
+    let auth_deadline = tokio::time::sleep(Duration::from_secs(auth_limit));
     tokio::pin!(auth_deadline);
+    // Only data messages move the idle deadline: pings do not keep a connection alive.
+    let idle_deadline = tokio::time::sleep(idle);
+    tokio::pin!(idle_deadline);
+    let mut control = ControlFrames::default();
 
     // Set when the client may still be sending a message we refused to read.
     let mut unread_input = false;
@@ -120,6 +167,7 @@ pub(crate) async fn serve(
             () = app.shutdown.cancelled() => break Some((CloseCode::Away, SHUTTING_DOWN)),
             () = kill.cancelled() => break Some((CloseCode::Policy, BLOCKED)),
             () = too_slow.cancelled() => break Some((CloseCode::Policy, TOO_SLOW)),
+            () = writer_gone.cancelled() => break Some((CloseCode::Policy, NOT_READING)),
             permit = in_flight.clone().acquire_owned() => permit.expect("semaphore never closed"),
         };
         let next = tokio::select! {
@@ -127,6 +175,8 @@ pub(crate) async fn serve(
             () = app.shutdown.cancelled() => break Some((CloseCode::Away, SHUTTING_DOWN)),
             () = kill.cancelled() => break Some((CloseCode::Policy, BLOCKED)),
             () = too_slow.cancelled() => break Some((CloseCode::Policy, TOO_SLOW)),
+            () = writer_gone.cancelled() => break Some((CloseCode::Policy, NOT_READING)),
+            () = slot.evicted() => break Some((CloseCode::Policy, EVICTED)),
             () = &mut auth_deadline, if !peer.is_authenticated() => {
                 // The guard was checked when this wait began: a login may have
                 // completed since.
@@ -135,13 +185,13 @@ pub(crate) async fn serve(
                 }
                 break Some((CloseCode::Policy, "not authenticated in time"));
             }
-            next = tokio::time::timeout(idle, stream.next()) => next,
+            () = &mut idle_deadline => break Some((CloseCode::Normal, "idle for too long")),
+            next = stream.next() => next,
         };
         let message = match next {
-            Err(_) => break Some((CloseCode::Normal, "idle for too long")),
-            Ok(None) => break None,
-            Ok(Some(Ok(message))) => message,
-            Ok(Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size })))) => {
+            None => break None,
+            Some(Ok(message)) => message,
+            Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
                 let error = ApiError::new(
                     ErrorCode::PayloadTooLarge,
                     format!("message of {size} bytes is over the limit of {max_size} bytes"),
@@ -151,11 +201,21 @@ pub(crate) async fn serve(
                 unread_input = true;
                 break Some((CloseCode::Size, "message too large"));
             }
-            Ok(Some(Err(error))) => {
+            Some(Err(error)) => {
                 tracing::debug!(peer = %addr, %error, "WebSocket read failed");
                 break None;
             }
         };
+        if matches!(message, Message::Ping(_) | Message::Pong(_)) {
+            if control.flooded() {
+                tracing::info!(peer = %addr, "closing a WebSocket that floods pings");
+                break Some((CloseCode::Policy, PING_FLOOD));
+            }
+            continue;
+        }
+        idle_deadline
+            .as_mut()
+            .reset(tokio::time::Instant::now() + idle);
         let text = match message {
             Message::Text(text) => text.as_str().to_owned(),
             Message::Binary(bytes) => match String::from_utf8(bytes.to_vec()) {
@@ -176,6 +236,8 @@ pub(crate) async fn serve(
             // Complete before the next message is read: a request sent right
             // after a login or a subscription must see it take effect.
             let (reply, blocked) = answer(&app, &peer, parsed).await;
+            // A 429 for a login not checked now (a guarded user, a busy server) keeps the connection.
+            let blocked = blocked && app.auth.is_blocked(peer.addr.ip());
             let _ = outbox.send(Message::text(reply)).await;
             if blocked {
                 kill.cancel();
@@ -189,6 +251,8 @@ pub(crate) async fn serve(
         let kill = kill.clone();
         app.tracker.clone().spawn(async move {
             let (reply, blocked) = answer(&app, &peer, parsed).await;
+            // A 429 for a login not checked now (a guarded user, a busy server) keeps the connection.
+            let blocked = blocked && app.auth.is_blocked(peer.addr.ip());
             let _ = outbox.send(Message::text(reply)).await;
             if blocked {
                 kill.cancel();
@@ -202,8 +266,9 @@ pub(crate) async fn serve(
             code,
             reason: reason.into(),
         };
-        if too_slow.is_cancelled() {
-            // Its queue is what made it too slow: close ahead of it.
+        let flooding = reason == PING_FLOOD;
+        if too_slow.is_cancelled() || writer_gone.is_cancelled() || flooding {
+            // Its queue is what made it too slow (or it owes it pongs): close ahead of it.
             let _ = urgent_close.send(frame);
         } else {
             // Let running requests finish (bounded), then say goodbye after their replies.
@@ -221,8 +286,14 @@ pub(crate) async fn serve(
                 });
             }
         }
-        // Wait briefly for the client's close reply so the handshake completes.
-        let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, async {
+        // Wait briefly for the client's close reply so the handshake completes
+        // (not for a flooder's: it would only send more pings).
+        let wait = if flooding {
+            Duration::ZERO
+        } else {
+            CLOSE_REPLY_WAIT
+        };
+        let _ = tokio::time::timeout(wait, async {
             while let Some(Ok(message)) = stream.next().await {
                 if matches!(message, Message::Close(_)) {
                     break;
@@ -241,6 +312,41 @@ pub(crate) async fn serve(
         && let Ok(mut socket) = stream.reunite(sink)
     {
         discard_input(socket.get_mut(), 2 * limit).await;
+    }
+}
+
+/// The ceiling of tungstenite's write buffer: room for the largest reply.
+/// Replies are bounded by what the host holds, not by the client; 16 MiB is
+/// a `listjails` of tens of thousands of jails.
+fn max_write_buffer(max_body_bytes: usize) -> usize {
+    (16 << 20).max(2 * max_body_bytes) + WRITE_BUFFER
+}
+
+/// Counts control frames in a fixed window, for the ping rate limit.
+#[derive(Debug)]
+struct ControlFrames {
+    window_start: tokio::time::Instant,
+    count: u32,
+}
+
+impl Default for ControlFrames {
+    fn default() -> Self {
+        ControlFrames {
+            window_start: tokio::time::Instant::now(),
+            count: 0,
+        }
+    }
+}
+
+impl ControlFrames {
+    /// Counts one frame; whether the peer is over the limit.
+    fn flooded(&mut self) -> bool {
+        if self.window_start.elapsed() >= CONTROL_WINDOW {
+            self.window_start = tokio::time::Instant::now();
+            self.count = 0;
+        }
+        self.count += 1;
+        self.count > MAX_CONTROL_FRAMES
     }
 }
 
@@ -266,7 +372,8 @@ async fn discard_input<S: tokio::io::AsyncRead + Unpin>(io: &mut S, max_bytes: u
 
 /// One text message as JSON, or why it is not.
 fn parse(text: &str) -> Result<Value, ApiError> {
-    serde_json::from_str(text)
+    // Duplicate keys are refused (issue 16): the last one must never silently win.
+    sysadm_proto::parse_json(text.as_bytes())
         .map_err(|error| ApiError::new(ErrorCode::BadRequest, format!("invalid JSON: {error}")))
 }
 

@@ -92,7 +92,12 @@ async fn rest_on(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_connections_at_once_mixing_rest_and_websocket_are_all_answered() {
     const CONNECTIONS: usize = 200;
-    let server = TestServer::start().await;
+    // 200 connections from 127.0.0.1 at once, before any authenticated.
+    let server = TestServer::start_with(
+        |config| config.limits.max_unauthenticated_per_address = 256,
+        None,
+    )
+    .await;
     let mut first = server.ws().await;
     let login = first
         .call(json!({"namespace": "rpc", "name": "auth", "id": "again",

@@ -202,7 +202,9 @@ async fn an_audit_log_renamed_by_rotation_loses_no_line() {
         std::fs::read_to_string(path)
             .unwrap_or_default()
             .lines()
-            .filter(|line| line.contains("\"action\":\"createjail\""))
+            .filter(|line| {
+                line.contains("\"kind\":\"job\"") && line.contains("\"action\":\"createjail\"")
+            })
             .count()
     };
     let (old, new) = (count(&rotated), count(&log));

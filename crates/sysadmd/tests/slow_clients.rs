@@ -103,7 +103,17 @@ async fn five_hundred_tricklers_do_not_block_others_and_are_dropped_at_the_heade
     const TRICKLERS: usize = 500;
     let _serial = SERIAL.lock().await;
     raise_file_limit();
-    let server = TestServer::start_with(|config| config.limits.header_timeout_secs = 2, None).await;
+    // Every client here is 127.0.0.1: raise its share of unauthenticated
+    // connections, which this test is not about (tests/hostile.rs is).
+    let server = TestServer::start_with(
+        |config| {
+            config.limits.header_timeout_secs = 2;
+            config.limits.max_unauthenticated = 1024;
+            config.limits.max_unauthenticated_per_address = 1024;
+        },
+        None,
+    )
+    .await;
     // Log in before the trickle starts: Basic credentials are then cached,
     // and the WebSocket below resumes with the token.
     let token = token(&server).await;
@@ -186,7 +196,15 @@ async fn a_thousand_websockets_with_twenty_requests_each_lose_no_reply() {
     const REQUESTS: usize = 20;
     let _serial = SERIAL.lock().await;
     raise_file_limit();
-    let server = TestServer::start().await;
+    // A thousand connections from 127.0.0.1 open before they log in.
+    let server = TestServer::start_with(
+        |config| {
+            config.limits.max_unauthenticated = 1024;
+            config.limits.max_unauthenticated_per_address = 1024;
+        },
+        None,
+    )
+    .await;
     let token = token(&server).await;
     let addr = server.addr;
 

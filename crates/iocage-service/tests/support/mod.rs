@@ -66,6 +66,8 @@ pub struct Recorder {
     read_tail: Mutex<Duration>,
     calls: Mutex<Vec<String>>,
     activity: Mutex<Activity>,
+    /// When set, `start` waits for a permit of it: an iocage run that hangs.
+    start_gate: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
 }
 
 /// What kind of operation, for the overlap rules.
@@ -90,7 +92,16 @@ impl Recorder {
             read_tail: Mutex::new(Duration::ZERO),
             calls: Mutex::new(Vec::new()),
             activity: Mutex::new(Activity::default()),
+            start_gate: Mutex::new(None),
         })
+    }
+
+    /// From now on `start` hangs (counted as running) until the returned
+    /// semaphore gets a permit for it.
+    pub fn hold_starts(&self) -> Arc<tokio::sync::Semaphore> {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        *self.start_gate.lock().unwrap() = Some(gate.clone());
+        gate
     }
 
     /// Reads that start from now on read the host at once and answer
@@ -202,7 +213,13 @@ impl Backend for Recorder {
             .await
     }
     async fn start(&self, uuid: &str) -> BackendResult<StateChange> {
-        let work = self.inner.start(uuid);
+        let gate = self.start_gate.lock().unwrap().clone();
+        let work = async {
+            if let Some(gate) = gate {
+                gate.acquire().await.expect("gate open").forget();
+            }
+            self.inner.start(uuid).await
+        };
         self.run("start", Kind::JailChange, Some(uuid), work).await
     }
     async fn stop(&self, uuid: &str) -> BackendResult<StateChange> {

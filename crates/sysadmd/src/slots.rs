@@ -1,0 +1,266 @@
+//! Connection slots for connections that have not authenticated: a budget of
+//! their own, smaller than the connection limit, shared fairly between
+//! source networks (an IPv4 address, an IPv6 /64).
+//!
+//! 1,100 WebSocket upgrades that never logged in once held every one of the
+//! 1,024 connection slots, and legitimate requests timed out. Now a connection
+//! is unauthenticated until a request on it authenticates (a REST request
+//! with good credentials, a WebSocket login). Unauthenticated connections
+//! are limited per network and in total, and when the total is reached a
+//! newcomer from a network with fewer of them evicts the oldest of the
+//! network holding the most: churn from a few networks cannot keep the others
+//! out. They also get a shorter deadline to authenticate (see `server.rs`).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::network;
+
+/// The unauthenticated connections, by network.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    max_total: usize,
+    max_per_network: usize,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    total: usize,
+    next_id: u64,
+    /// Oldest first: (id, cancelled to evict it).
+    by_network: HashMap<IpAddr, VecDeque<(u64, CancellationToken)>>,
+}
+
+/// Why a connection was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Its network already has its share of unauthenticated connections.
+    PerNetwork,
+    /// Every unauthenticated slot is taken by networks with no more than its own.
+    Full,
+}
+
+impl Slots {
+    pub(crate) fn new(max_total: usize, max_per_network: usize) -> Arc<Slots> {
+        Arc::new(Slots {
+            max_total: max_total.max(1),
+            max_per_network: max_per_network.max(1),
+            inner: Mutex::new(Inner::default()),
+        })
+    }
+
+    /// Admits a new connection from `peer` as unauthenticated, evicting the
+    /// oldest unauthenticated connection of the busiest network if the
+    /// budget is full and that network holds more than `peer`'s.
+    pub(crate) fn admit(
+        self: &Arc<Self>,
+        peer: IpAddr,
+        global: OwnedSemaphorePermit,
+    ) -> Result<Arc<ConnectionSlot>, Refused> {
+        let network = network(peer);
+        let mut inner = self.lock();
+        let own = inner.by_network.get(&network).map_or(0, VecDeque::len);
+        if own >= self.max_per_network {
+            return Err(Refused::PerNetwork);
+        }
+        if inner.total >= self.max_total {
+            let busiest = inner
+                .by_network
+                .iter()
+                .max_by_key(|(_, connections)| connections.len())
+                .map(|(network, connections)| (*network, connections.len()));
+            match busiest {
+                Some((victim, count)) if count > own + 1 => {
+                    let queue = inner.by_network.get_mut(&victim).expect("present");
+                    if let Some((_, evict)) = queue.pop_front() {
+                        evict.cancel();
+                    }
+                    if queue.is_empty() {
+                        inner.by_network.remove(&victim);
+                    }
+                    inner.total -= 1;
+                }
+                _ => return Err(Refused::Full),
+            }
+        }
+        let id = inner.next_id;
+        inner.next_id += 1;
+        let evicted = CancellationToken::new();
+        inner
+            .by_network
+            .entry(network)
+            .or_default()
+            .push_back((id, evicted.clone()));
+        inner.total += 1;
+        Ok(Arc::new(ConnectionSlot {
+            _global: global,
+            slots: Arc::clone(self),
+            network,
+            id,
+            evicted,
+            authenticated: CancellationToken::new(),
+        }))
+    }
+
+    /// Unauthenticated connections now.
+    #[cfg(test)]
+    fn unauthenticated(&self) -> usize {
+        self.lock().total
+    }
+
+    fn release(&self, network: IpAddr, id: u64) {
+        let mut inner = self.lock();
+        let Some(queue) = inner.by_network.get_mut(&network) else {
+            return;
+        };
+        let Some(position) = queue.iter().position(|(other, _)| *other == id) else {
+            return;
+        };
+        queue.remove(position);
+        if queue.is_empty() {
+            inner.by_network.remove(&network);
+        }
+        inner.total -= 1;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A connection's place: its slot in the connection limit, and while it has
+/// not authenticated, in the unauthenticated budget. Held until the
+/// connection (and a WebSocket it upgraded to) ends.
+#[derive(Debug)]
+pub(crate) struct ConnectionSlot {
+    _global: OwnedSemaphorePermit,
+    slots: Arc<Slots>,
+    network: IpAddr,
+    id: u64,
+    evicted: CancellationToken,
+    authenticated: CancellationToken,
+}
+
+impl ConnectionSlot {
+    /// A request on the connection authenticated: it leaves the
+    /// unauthenticated budget for good.
+    pub(crate) fn authenticated(&self) {
+        if !self.authenticated.is_cancelled() {
+            self.authenticated.cancel();
+            self.slots.release(self.network, self.id);
+        }
+    }
+
+    #[cfg(test)]
+    fn is_authenticated(&self) -> bool {
+        self.authenticated.is_cancelled()
+    }
+
+    /// Completes when the connection, still unauthenticated, was evicted to
+    /// make room for another network's; never once it authenticated.
+    pub(crate) async fn evicted(&self) {
+        tokio::select! {
+            () = self.evicted.cancelled() => {}
+            () = self.authenticated.cancelled() => std::future::pending().await,
+        }
+    }
+
+    /// Completes when `limit` passes without the connection authenticating.
+    pub(crate) async fn unauthenticated_for(&self, limit: std::time::Duration) {
+        if tokio::time::timeout(limit, self.authenticated.cancelled())
+            .await
+            .is_ok()
+        {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        if !self.authenticated.is_cancelled() {
+            self.slots.release(self.network, self.id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::Semaphore;
+
+    fn permit() -> OwnedSemaphorePermit {
+        Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap()
+    }
+
+    #[test]
+    fn a_network_gets_its_share_and_newcomers_evict_the_busiest() {
+        let slots = Slots::new(4, 3);
+        let attacker: IpAddr = "192.0.2.1".parse().unwrap();
+        let held: Vec<_> = (0..3)
+            .map(|_| slots.admit(attacker, permit()).unwrap())
+            .collect();
+        assert_eq!(
+            slots.admit(attacker, permit()).unwrap_err(),
+            Refused::PerNetwork
+        );
+        let one = slots.admit("192.0.2.2".parse().unwrap(), permit()).unwrap();
+        assert_eq!(slots.unauthenticated(), 4);
+        // Full: a third network evicts the attacker's oldest.
+        let two = slots.admit("192.0.2.3".parse().unwrap(), permit()).unwrap();
+        assert!(held[0].evicted.is_cancelled());
+        assert!(!held[1].evicted.is_cancelled());
+        assert_eq!(slots.unauthenticated(), 4);
+        drop(held);
+        assert_eq!(slots.unauthenticated(), 2);
+        // Authenticating leaves the budget; dropping later does not count twice.
+        one.authenticated();
+        assert!(one.is_authenticated());
+        assert_eq!(slots.unauthenticated(), 1);
+        drop(one);
+        drop(two);
+        assert_eq!(slots.unauthenticated(), 0);
+    }
+
+    #[test]
+    fn equal_shares_are_not_evicted() {
+        let slots = Slots::new(2, 2);
+        let _a = slots.admit("192.0.2.1".parse().unwrap(), permit()).unwrap();
+        let _b = slots.admit("192.0.2.2".parse().unwrap(), permit()).unwrap();
+        assert_eq!(
+            slots
+                .admit("192.0.2.3".parse().unwrap(), permit())
+                .unwrap_err(),
+            Refused::Full
+        );
+    }
+
+    #[test]
+    fn ipv6_shares_per_64() {
+        let slots = Slots::new(10, 2);
+        let _a = slots
+            .admit("2001:db8::1".parse().unwrap(), permit())
+            .unwrap();
+        let _b = slots
+            .admit("2001:db8::2".parse().unwrap(), permit())
+            .unwrap();
+        assert_eq!(
+            slots
+                .admit("2001:db8::ffff:3".parse().unwrap(), permit())
+                .unwrap_err(),
+            Refused::PerNetwork
+        );
+        assert!(
+            slots
+                .admit("2001:db8:0:1::1".parse().unwrap(), permit())
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,494 @@
+//! Hostile clients (issue 16): each attack that once took the host's
+//! management away, run against a real server on loopback, bounded in count
+//! and time, with a pass/fail check that the legitimate client is still served.
+//! The latencies and memory under the same attacks are measured by
+//! `cargo xtask bench`, not asserted here.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use rustls::RootCertStore;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::json;
+use support::{ADMIN_PASSWORD, TestServer, WsClient, basic, iocage, rest_call};
+use sysadmd::TlsChoice;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The resident memory of this process (server and clients), in bytes.
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kib * 1024
+}
+
+/// A client frame (masked, as clients must send them).
+fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mask = [0x37, 0xfa, 0x21, 0x3d];
+    let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(
+        payload
+            .iter()
+            .enumerate()
+            .map(|(i, byte)| byte ^ mask[i % 4]),
+    );
+    frame
+}
+
+/// Sends a WebSocket upgrade and reads the 101 reply.
+async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
+    stream
+        .write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0; 1];
+        stream.read_exact(&mut byte).await.expect("upgrade reply");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+}
+
+/// Sends pings as fast as it can and never reads, up to `max_pings`. Returns
+/// how many were sent before the server closed the connection (`None` if it
+/// never did).
+async fn ping_flood<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    max_pings: usize,
+) -> Option<usize> {
+    upgrade(&mut stream).await;
+    let ping = masked_frame(0x9, &[0x55; 125]);
+    let batch: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 100)
+        .collect();
+    let mut sent = 0;
+    while sent < max_pings {
+        match tokio::time::timeout(Duration::from_secs(10), stream.write_all(&batch)).await {
+            Ok(Ok(())) => sent += 100,
+            Ok(Err(_)) => return Some(sent),
+            // The server stopped reading and the buffers are full: it has
+            // either closed (the next write fails) or is stuck.
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+fn tls_connector(server: &TestServer) -> TlsConnector {
+    let mut roots = RootCertStore::empty();
+    let cert = server.state.path().join("tls/cert.pem");
+    for cert in CertificateDer::pem_file_iter(&cert).expect("certificate file") {
+        roots.add(cert.expect("certificate")).expect("trusted");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    TlsConnector::from(Arc::new(config))
+}
+
+/// A ping flood before login, plaintext and TLS: the server closes the
+/// flooder long before its pings (or the pongs owed) add up, and memory stays flat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_flood_is_closed_and_memory_stays_bounded() {
+    for tls in [false, true] {
+        let server = TestServer::start_with(
+            |config| {
+                if tls {
+                    config.tls = TlsChoice::SelfSigned;
+                }
+            },
+            None,
+        )
+        .await;
+        let before = rss_bytes();
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        // 200,000 pings of 125 bytes: 25 MB of pongs owed if each were queued.
+        let sent = if tls {
+            let name = ServerName::try_from("localhost").unwrap();
+            let stream = tls_connector(&server).connect(name, tcp).await.unwrap();
+            ping_flood(stream, 200_000).await
+        } else {
+            ping_flood(tcp, 200_000).await
+        };
+        let grown = rss_bytes().saturating_sub(before);
+        let sent = sent.unwrap_or_else(|| panic!("tls {tls}: the flooder was never closed"));
+        assert!(sent < 200_000, "tls {tls}: {sent} pings");
+        assert!(grown < 64 << 20, "tls {tls}: memory grew by {grown} bytes");
+        if !tls {
+            // The server still serves others.
+            let (status, _) = server
+                .rest("PUT", "/sysadm/iocage", r#"{"action": "listjails"}"#)
+                .await;
+            assert_eq!(status, 200);
+        }
+        server.stop().await;
+    }
+}
+
+/// Pings are no activity: a logged-in client that only pings is closed at
+/// the idle timeout like one that sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_do_not_keep_a_connection_from_its_idle_timeout() {
+    let server =
+        TestServer::start_with(|config| config.limits.ws_idle_timeout_secs = 2, None).await;
+    let mut client = server.ws().await;
+    let pinger = async {
+        loop {
+            if client
+                .socket
+                .send(Message::Ping(vec![1].into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    };
+    // Pinging ends when the server closes (within the idle timeout and the
+    // close handshake); 30 s bounds a server that never does.
+    tokio::time::timeout(Duration::from_secs(30), pinger)
+        .await
+        .expect("the pinging client is closed at its idle timeout");
+    server.stop().await;
+}
+
+/// A client that sends requests and never reads its replies is first no
+/// longer read, then closed; a well-behaved client meanwhile is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_closed() {
+    let server =
+        TestServer::start_with(|config| config.limits.ws_write_timeout_secs = 2, None).await;
+    let mut hog = WsClient::connect_slow_reader(server.addr).await;
+    // Far more replies than every buffer between us holds.
+    const REQUESTS: usize = 20_000;
+    let mut sent = 0;
+    let _ = tokio::time::timeout(Duration::from_secs(20), async {
+        for n in 0..REQUESTS {
+            let request = iocage(&format!("r{n}"), json!({"action": "getdefaultsettings"}));
+            if hog
+                .socket
+                .send(Message::text(request.to_string()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            sent += 1;
+        }
+    })
+    .await;
+    let (status, _) = server
+        .rest("PUT", "/sysadm/iocage", r#"{"action": "listjails"}"#)
+        .await;
+    assert_eq!(status, 200, "others are served meanwhile");
+    // Not reading for longer than the write timeout (2 s) gets it dropped:
+    // reading what was queued then ends, long before every request was answered.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    hog.widen_receive_buffer();
+    let mut replies = 0;
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(Ok(message)) = hog.socket.next().await {
+            replies += usize::from(message.is_text());
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "a client that never read was not closed");
+    assert!(
+        replies < sent,
+        "all {sent} requests were answered: the server kept reading"
+    );
+    server.stop().await;
+}
+
+/// Failed logins with a real (default) hash cost do not hold up a client
+/// whose credentials are cached: hashing runs on blocking threads. The server
+/// runs on one async worker, so a hash on the worker would stall everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn failing_logins_do_not_stall_requests_that_need_no_hash() {
+    let server = TestServer::start_with(
+        |config| {
+            config.auth.max_failures = 0;
+            config.auth.user_max_failures = 0;
+            config.auth.password_checks_per_sec = 0;
+        },
+        None,
+    )
+    .await;
+    let addr = server.addr;
+    let admin = basic("admin", ADMIN_PASSWORD);
+    let listjails = r#"{"action": "listjails"}"#;
+    // The first call hashes; later ones use the cached credential.
+    let (status, _) = rest_call(addr, "PUT", "/sysadm/iocage", listjails, Some(&admin)).await;
+    assert_eq!(status, 200);
+
+    const GUESSERS: usize = 24;
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut guessers = Vec::new();
+    for n in 0..GUESSERS {
+        let done = done.clone();
+        guessers.push(tokio::spawn(async move {
+            let wrong = basic(&format!("guesser{n}"), "wrong");
+            let (status, _) =
+                rest_call(addr, "PUT", "/sysadm/iocage", listjails, Some(&wrong)).await;
+            done.fetch_add(1, Ordering::SeqCst);
+            status
+        }));
+    }
+    // Let every guess reach the server before the legitimate request.
+    tokio::task::yield_now().await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let before = done.load(Ordering::SeqCst);
+    let (status, reply) = rest_call(addr, "PUT", "/sysadm/iocage", listjails, Some(&admin)).await;
+    let finished_meanwhile = done.load(Ordering::SeqCst);
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply["args"]["listjails"].is_object(), "{reply}");
+    // Two hashes run at once; the cached request went past the queue of guesses.
+    assert!(
+        finished_meanwhile < GUESSERS / 2,
+        "the cached request waited for {finished_meanwhile} of {GUESSERS} failing logins \
+         ({before} had finished before it was sent)"
+    );
+    for guesser in guessers {
+        assert_eq!(guesser.await.unwrap(), 401);
+    }
+    server.stop().await;
+}
+
+/// Raises the open-file limit: the churn test holds both ends of a few
+/// thousand sockets in this process.
+fn raise_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+}
+
+/// One churning attacker: opens a WebSocket upgrade from `source` that never
+/// logs in, waits until the server drops it, and opens another, until `stop`.
+async fn churn(
+    server: std::net::SocketAddr,
+    source: std::net::IpAddr,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> usize {
+    let mut opened = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((source, 0).into()).unwrap();
+        let Ok(mut stream) = socket.connect(server).await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        opened += 1;
+        let _ = stream
+            .write_all(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .await;
+        let mut sink = [0; 1024];
+        // Until the server closes it (evicted, refused or its deadline), or the attack ends.
+        let _ = tokio::time::timeout(Duration::from_secs(30), async {
+            while !stop.load(Ordering::Relaxed) {
+                let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut sink));
+                if let Ok(Ok(0) | Err(_)) = read.await {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+    opened
+}
+
+/// 1,100 WebSocket upgrades that never log in, from 20 addresses, reopened as
+/// they close: a logged-in WebSocket and new REST connections of a client on
+/// another address are all answered meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slot_churn_does_not_keep_authenticated_clients_out() {
+    raise_file_limit();
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    let admin = basic("admin", ADMIN_PASSWORD);
+    let listjails = r#"{"action": "listjails"}"#;
+    let (status, _) = rest_call(addr, "PUT", "/sysadm/iocage", listjails, Some(&admin)).await;
+    assert_eq!(status, 200);
+    let mut logged_in = server.ws().await;
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attackers: Vec<_> = (0..1100u32)
+        .map(|n| {
+            let source = std::net::IpAddr::from([127, 0, 1, 2 + (n % 20) as u8]);
+            tokio::spawn(churn(addr, source, stop.clone()))
+        })
+        .collect();
+    // Let the attack fill the unauthenticated budget.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let mut failures = Vec::new();
+    for round in 0..10 {
+        // A new connection each time, from 127.0.0.1.
+        let rest = tokio::time::timeout(
+            Duration::from_secs(10),
+            rest_call(addr, "PUT", "/sysadm/iocage", listjails, Some(&admin)),
+        )
+        .await;
+        match rest {
+            Ok((status, _)) if status == 200 => {}
+            Ok((status, reply)) => failures.push(format!("REST {round}: {status} {reply}")),
+            Err(_) => failures.push(format!("REST {round}: no answer in 10 s")),
+        }
+        let id = format!("during-{round}");
+        let reply = tokio::time::timeout(
+            Duration::from_secs(10),
+            logged_in.call(iocage(&id, json!({"action": "listjails"}))),
+        )
+        .await;
+        match reply {
+            Ok(reply) if reply["args"]["listjails"].is_object() => {}
+            Ok(reply) => failures.push(format!("WS {round}: {reply}")),
+            Err(_) => failures.push(format!("WS {round}: no answer in 10 s")),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut opened = 0;
+    for attacker in attackers {
+        opened += attacker.await.unwrap();
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // The attack really churned: more connections than the 1,024 slots.
+    assert!(
+        opened > 1100,
+        "the attackers opened only {opened} connections"
+    );
+    server.stop().await;
+}
+
+/// A `Write` into a shared buffer, for capturing the server's log.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Full disk: when the audit log cannot be written, a change is refused
+/// before it runs (503) on both transports, reads go on, and the server
+/// logs the outage once, not per request.
+#[tokio::test]
+async fn an_unwritable_audit_log_refuses_changes_before_they_run() {
+    let log = LogBuffer::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // The test's runtime has one thread: every server task logs here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = TestServer::start_with(
+        // Every write to /dev/full fails with ENOSPC, as on a full disk.
+        |config| config.audit_log = "/dev/full".into(),
+        None,
+    )
+    .await;
+    let jails = |reply: &serde_json::Value| {
+        reply["args"]["listjails"]
+            .as_object()
+            .map(|jails| jails.len())
+    };
+    let (_, before) = server
+        .rest("PUT", "/sysadm/iocage", r#"{"action": "listjails"}"#)
+        .await;
+    let create = json!({"action": "createjail", "props": "tag=unrecorded release=10.2-RELEASE"});
+    for _ in 0..3 {
+        let (status, reply) = server
+            .rest("PUT", "/sysadm/iocage", &create.to_string())
+            .await;
+        assert_eq!(status, 503, "{reply}");
+        let details = reply["args"]["details"].as_str().unwrap();
+        assert!(details.starts_with("audit log unavailable"), "{details}");
+        assert!(!details.contains("/dev/full"), "{details}");
+    }
+    let mut client = server.ws().await;
+    let reply = client.call(iocage("c", create.clone())).await;
+    assert_eq!(reply["args"]["code"], 503, "{reply}");
+    let (status, after) = server
+        .rest("PUT", "/sysadm/iocage", r#"{"action": "listjails"}"#)
+        .await;
+    assert_eq!(status, 200, "reads go on");
+    assert_eq!(
+        jails(&after),
+        jails(&before),
+        "nothing was created: {after}"
+    );
+    server.stop().await;
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text.matches("AUDIT LOG WRITE FAILED").count(),
+        1,
+        "the outage is logged once:\n{text}"
+    );
+}
+
+/// Full disk for the simulated host's state: the reply says what failed,
+/// never where the server keeps its files.
+#[tokio::test]
+async fn a_failed_save_names_no_server_path() {
+    let server = TestServer::start().await;
+    let simhost = server.state.path().join("simhost");
+    std::fs::remove_dir_all(&simhost).unwrap();
+    // A file where the directory was: saving the state fails (also as root).
+    std::fs::write(&simhost, "").unwrap();
+    let create = json!({"action": "createjail", "props": "tag=x release=10.2-RELEASE"});
+    let (status, reply) = server
+        .rest("PUT", "/sysadm/iocage", &create.to_string())
+        .await;
+    assert_eq!(status, 502, "{reply}");
+    let text = reply.to_string();
+    let state = server.state.path().to_str().unwrap();
+    assert!(
+        !text.contains(state),
+        "the reply names the state directory: {text}"
+    );
+    assert!(!text.contains("/simhost"), "{text}");
+    assert!(
+        text.contains("could not save the simulated host's state"),
+        "{text}"
+    );
+    server.stop().await;
+}
