@@ -16,6 +16,10 @@ pub(crate) struct Host {
     /// By UUID (legacy) or name (Python).
     pub(crate) jails: BTreeMap<String, Jail>,
     pub(crate) next_jid: u32,
+    /// Python: the iocage datasets a `clean` destroyed, which the next
+    /// command's IOCCheck creates again (and says so).
+    #[serde(default)]
+    pub(crate) missing_datasets: Vec<String>,
 }
 
 /// One jail or template.
@@ -60,6 +64,7 @@ impl Host {
             releases: vec!["10.2-RELEASE".into(), "10.3-RELEASE".into()],
             jails: BTreeMap::new(),
             next_jid: 1,
+            missing_datasets: Vec::new(),
         }
     }
 

@@ -30,26 +30,46 @@ fn a_legacy_list_becomes_json_with_numeric_jids() {
     let out = run(&["list"], LEGACY_LIST);
     assert_eq!(out.status.code(), Some(0));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["jails"][0]["jid"], 3);
-    assert_eq!(json["jails"][0]["tag"], "www01");
+    assert_eq!(json["value"]["jails"][0]["jid"], 3);
+    assert_eq!(json["value"]["jails"][0]["tag"], "www01");
+    assert_eq!(json["messages"], serde_json::json!([]));
+}
+
+#[test]
+fn lines_around_a_table_are_printed_under_messages() {
+    let input =
+        format!("Setting up zpool [tank] for iocage usage...\n{LEGACY_LIST}oops, a notice\n");
+    let out = run(&["list"], &input);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["value"]["jails"][0]["tag"], "www01");
+    assert_eq!(
+        json["messages"],
+        serde_json::json!([
+            {"level": "info", "text": "Setting up zpool [tank] for iocage usage..."},
+            {"level": "plain", "text": "oops, a notice"},
+        ])
+    );
 }
 
 #[test]
 fn get_all_keeps_colons_in_values_and_the_order_of_keys() {
     let out = run(
         &["get-all", "--flavour", "legacy"],
-        "memoryuse:8G:log\ntag:2016-02-09@23:47:04\n",
+        "tag:2016-02-09@23:47:04\nmemoryuse:8G:log\n",
     );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "{\"memoryuse\":\"8G:log\",\"tag\":\"2016-02-09@23:47:04\"}\n"
+        "{\"value\":{\"tag\":\"2016-02-09@23:47:04\",\"memoryuse\":\"8G:log\"},\"messages\":[]}\n"
     );
 }
 
 #[test]
 fn unparseable_input_exits_1_with_one_line_naming_the_line() {
-    let out = run(&["list"], &format!("{LEGACY_LIST}3x  garbage\n"));
+    // A line inside the table (a row follows it) that is no row.
+    let row = LEGACY_LIST.lines().nth(1).unwrap();
+    let out = run(&["list"], &format!("{LEGACY_LIST}3x  garbage\n{row}\n"));
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8(out.stderr).unwrap();

@@ -17,7 +17,7 @@ use std::ffi::OsStr;
 
 use async_trait::async_trait;
 use iocage_cli::{
-    ExitKind, Flavour, Jail, Level, Output, ParseError, RunError, Runner, StartStopLine,
+    ExitKind, Flavour, Jail, Level, Output, ParseError, Parsed, RunError, Runner, StartStopLine,
     StartStopReport, StepStatus,
 };
 use tokio::sync::OnceCell;
@@ -655,7 +655,7 @@ fn status_line(line: &StartStopLine) -> String {
 /// The "already up/down" notice in `stderr`, as the simulated host words it
 /// for legacy (`UUID (TAG) is already up`) and as Python prints it.
 fn already(stderr: &str, flavour: Flavour) -> Option<String> {
-    let report: StartStopReport = iocage_cli::parse_start_stop(stderr).ok()?;
+    let report: StartStopReport = iocage_cli::parse_start_stop(stderr).ok()?.value;
     report.lines.iter().find_map(|line| match line {
         StartStopLine::Already { name, tag, up } => Some(match flavour {
             Flavour::Legacy => status_line(&StartStopLine::Already {
@@ -803,9 +803,15 @@ fn classify<S: AsRef<str>>(text: String, args: &[S]) -> BackendError {
     }
 }
 
-/// A parse error as a failure carrying iocage's raw output.
-fn parsed<T>(out: &Output, result: Result<T, ParseError>) -> BackendResult<T> {
-    result.map_err(|error| unreadable(out, &error.to_string()))
+/// The parsed value, or a parse error as a failure carrying iocage's raw
+/// output. The lines iocage printed around the value (warnings, first-run
+/// notices) are logged; the API reply keeps its documented shape.
+fn parsed<T>(out: &Output, result: Result<Parsed<T>, ParseError>) -> BackendResult<T> {
+    let parsed = result.map_err(|error| unreadable(out, &error.to_string()))?;
+    for message in &parsed.messages {
+        tracing::info!(level = ?message.level, text = %message.text, "iocage printed a message around its output");
+    }
+    Ok(parsed.value)
 }
 
 fn unreadable(out: &Output, why: &str) -> BackendError {

@@ -1,24 +1,27 @@
 //! `iocage-json`: turns what iocage printed into JSON, for shell scripts and
 //! for checking the parsers against a real FreeBSD host:
-//! `iocage list | iocage-json list`. The JSON is described in the crate's
-//! README. Exit 0 with JSON on stdout; 1 when the input cannot be parsed
+//! `iocage list | iocage-json list`. The JSON (`{"value": ..., "messages":
+//! [...]}`) is described in the crate's README. Exit 0 with JSON on stdout; 1 when the input cannot be parsed
 //! (one line on stderr naming the line); 2 on a usage error.
 
 use std::io::Read;
 use std::process::ExitCode;
 
-use iocage_cli::{Flavour, ParseError, detect_flavour};
+use iocage_cli::{Flavour, ParseError, Parsed, detect_flavour};
 
 const USAGE: &str = "usage: iocage-json <command> [--flavour legacy|python|auto] < iocage-output
 commands: list list-templates list-releases list-remote list-plugins df get get-all
           get-recursive defaults start stop create clone destroy activate pool messages";
 
-/// Parses `input` as the output of `command`, as JSON.
-fn convert(command: &str, input: &str) -> Option<Result<serde_json::Value, ParseError>> {
+/// Parses `input` as the output of `command`, as JSON: `{"value": ...,
+/// "messages": [...]}`, the messages being the lines around the value.
+/// (Serialized straight to text: a `serde_json::Value` would sort the keys
+/// of `get all`, whose order is iocage's.)
+fn convert(command: &str, input: &str) -> Option<Result<String, ParseError>> {
     fn json<T: serde::Serialize>(
-        result: Result<T, ParseError>,
-    ) -> Result<serde_json::Value, ParseError> {
-        result.map(|value| serde_json::to_value(value).expect("plain data serialises"))
+        result: Result<Parsed<T>, ParseError>,
+    ) -> Result<String, ParseError> {
+        result.map(|parsed| serde_json::to_string(&parsed).expect("plain data serialises"))
     }
     Some(match command {
         "list" | "list-templates" => json(iocage_cli::parse_list(input)),
@@ -35,10 +38,8 @@ fn convert(command: &str, input: &str) -> Option<Result<serde_json::Value, Parse
         "destroy" => json(iocage_cli::parse_destroy(input)),
         "activate" => json(iocage_cli::parse_activate(input)),
         "pool" => json(iocage_cli::parse_pool(input)),
-        "messages" => {
-            Ok(serde_json::to_value(iocage_cli::parse_messages(input))
-                .expect("plain data serialises"))
-        }
+        "messages" => Ok(serde_json::to_string(&iocage_cli::parse_messages(input))
+            .expect("plain data serialises")),
         _ => return None,
     })
 }
