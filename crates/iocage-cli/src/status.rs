@@ -128,7 +128,9 @@ pub(crate) fn classify(line: Line<'_>) -> Result<Option<StartStopLine>, ParseErr
         }
         return Ok(Some(StartStopLine::Message(message)));
     }
-    // Python prints `NAME is already running!` / `NAME is not running!`;
+    // Python prints `NAME is already running!` / `NAME is not running!`
+    // (0.9.x with the tag: `UUID (TAG) is already running!`,
+    // iocage/lib/ioc_start.py@822d006f:348, ioc_stop.py@822d006f:56);
     // legacy 1.7.x print `* UUID: is already up` on stdout
     // (lib/ioc-rc@6189eac:38-41, 377-380).
     const ALREADY: [(&str, &str, bool); 4] = [
@@ -138,17 +140,12 @@ pub(crate) fn classify(line: Line<'_>) -> Result<Option<StartStopLine>, ParseErr
         ("* ", ": is already down", false),
     ];
     for (prefix, suffix, up) in ALREADY {
-        if let Some(name) = text
+        if let Some((name, tag)) = text
             .strip_prefix(prefix)
             .and_then(|t| t.strip_suffix(suffix))
-            && !name.is_empty()
-            && !name.contains(' ')
+            .and_then(name_and_tag)
         {
-            return Ok(Some(StartStopLine::Already {
-                name: name.to_owned(),
-                tag: None,
-                up,
-            }));
+            return Ok(Some(StartStopLine::Already { name, tag, up }));
         }
     }
     Ok(None)

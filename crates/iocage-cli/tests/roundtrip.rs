@@ -201,7 +201,10 @@ fn noise() -> impl Strategy<Value = Vec<(&'static str, Level)>> {
             ("Default configuration missing, creating one", Level::Notice),
             ("No default gateway found for ipv6.", Level::Warning),
             ("  WARNING: Replacing tag www!", Level::Warning),
-            ("cannot open 'tank/iocage/jails/x': dataset does not exist", Level::Plain),
+            (
+                "cannot open 'tank/iocage/jails/x': dataset does not exist",
+                Level::Plain,
+            ),
             ("Setting up zpool [tank] for iocage usage...", Level::Info),
         ]),
         0..3,
