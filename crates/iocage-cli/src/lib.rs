@@ -29,6 +29,7 @@ mod runner;
 mod status;
 mod text;
 mod texttable;
+mod version;
 
 pub use clean::clean_output;
 pub use create::{parse_activate, parse_create, parse_destroy};
@@ -48,6 +49,7 @@ pub use runner::{
     DEFAULT_GRACE, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, ExitKind, Output, RunError, Runner,
 };
 pub use status::parse_start_stop;
+pub use version::{IocageVersion, SUPPORTED_VERSIONS, Unsupported, parse_version};
 
 /// Renderers: each prints a structure exactly as the given iocage flavour
 /// does, final newline included, so that parsing the text gives the

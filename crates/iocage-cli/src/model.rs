@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub enum Flavour {
     /// The legacy shell iocage (1.x, 2016) the sysadm API was written against.
     Legacy,
-    /// The Python iocage (1.2 and later).
+    /// The Python iocage (0.9 and later; see [`IocageVersion`](crate::IocageVersion) for which are driven).
     Python,
 }
 

@@ -97,3 +97,28 @@ fn usage_errors_exit_2() {
     assert_eq!(run(&["list", "--flavour"], "").status.code(), Some(2));
     assert_eq!(run(&["list", "df"], "").status.code(), Some(2));
 }
+
+#[test]
+fn version_names_the_version_and_refuses_one_that_is_not_driven() {
+    let out = run(&["version"], "iocage DEVELOP (2016-02-10)\n");
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["value"],
+        serde_json::json!({"flavour": "legacy", "line": "legacy_develop", "date": "2016-02-10"})
+    );
+    let out = run(&["version"], "Version\t1.2\n");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["value"]["number"], serde_json::json!([1, 2]));
+
+    let out = run(&["version"], "iocage 1.7.4 (2016/02/17)\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("iocage-json: version: legacy iocage 1.7.4 is not supported (")
+            && stderr.trim_end().ends_with(iocage_cli::SUPPORTED_VERSIONS),
+        "{stderr}"
+    );
+}

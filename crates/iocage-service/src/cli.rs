@@ -3,7 +3,7 @@
 //!
 //! Each operation becomes one argument vector per iocage flavour (legacy
 //! shell iocage or Python iocage 1.x, asked once with `iocage --version`
-//! unless given), always with the flags that keep iocage from prompting
+//! unless given, refusing the versions `iocage-cli` says are not driven), always with the flags that keep iocage from prompting
 //! (`destroy -f`, `clean -f...`). Every user value is its own argv element;
 //! nothing passes through a shell.
 //!
@@ -17,8 +17,8 @@ use std::ffi::OsStr;
 
 use async_trait::async_trait;
 use iocage_cli::{
-    ExitKind, Flavour, Jail, Level, Output, ParseError, Parsed, RunError, Runner, StartStopLine,
-    StartStopReport, StepStatus,
+    ExitKind, Flavour, IocageVersion, Jail, Level, Output, ParseError, Parsed, RunError, Runner,
+    StartStopLine, StartStopReport, StepStatus,
 };
 use tokio::sync::OnceCell;
 
@@ -36,17 +36,30 @@ const SHOWN_OUTPUT: usize = 4096;
 #[derive(Debug)]
 pub struct CliBackend {
     runner: Runner,
-    flavour: OnceCell<Flavour>,
+    detected: OnceCell<Detected>,
+}
+
+/// The flavour, and the version when it was asked.
+#[derive(Debug)]
+struct Detected {
+    flavour: Flavour,
+    version: Option<IocageVersion>,
 }
 
 impl CliBackend {
     /// A backend running iocage through `runner`. With `flavour` `None`, the
-    /// flavour is asked once, on first use, with `iocage --version`; a
-    /// failed detection is retried by the next operation.
+    /// version is asked once, on first use, with `iocage --version`, and a
+    /// version that is not supported ([`IocageVersion::supported`]) is
+    /// refused: every operation then fails with 503 naming it. A failed
+    /// detection is retried by the next operation. A given `flavour` skips
+    /// the question and the check: the operator vouches for the version.
     pub fn new(runner: Runner, flavour: Option<Flavour>) -> CliBackend {
         CliBackend {
             runner,
-            flavour: OnceCell::new_with(flavour),
+            detected: OnceCell::new_with(flavour.map(|flavour| Detected {
+                flavour,
+                version: None,
+            })),
         }
     }
 
@@ -57,19 +70,35 @@ impl CliBackend {
 
     /// The iocage flavour, detected on first use unless it was given.
     pub async fn flavour(&self) -> BackendResult<Flavour> {
-        self.flavour
-            .get_or_try_init(|| self.detect())
-            .await
-            .copied()
+        Ok(self.detected().await?.flavour)
     }
 
-    async fn detect(&self) -> BackendResult<Flavour> {
+    /// The iocage version, asked on first use; `None` when the flavour was
+    /// given instead.
+    pub async fn version(&self) -> BackendResult<Option<IocageVersion>> {
+        Ok(self.detected().await?.version.clone())
+    }
+
+    async fn detected(&self) -> BackendResult<&Detected> {
+        self.detected.get_or_try_init(|| self.detect()).await
+    }
+
+    async fn detect(&self) -> BackendResult<Detected> {
         let out = self.checked(&["--version"], Flavour::Legacy).await?;
-        version_flavour(&out.stdout).ok_or_else(|| BackendError::Failed {
-            text: format!(
-                "cannot tell which iocage this is: `iocage --version` printed {}",
-                raw(&out)
-            ),
+        let version = iocage_cli::parse_version(&out.stdout)
+            .map_err(|error| BackendError::Failed {
+                text: format!(
+                    "cannot tell which iocage this is ({error}): `iocage --version` printed {}",
+                    raw(&out)
+                ),
+            })?
+            .value;
+        version
+            .supported()
+            .map_err(|refusal| BackendError::Unavailable(refusal.to_string()))?;
+        Ok(Detected {
+            flavour: version.flavour(),
+            version: Some(version),
         })
     }
 
@@ -543,21 +572,6 @@ impl Backend for CliBackend {
     }
 }
 
-/// The flavour `iocage --version` names: legacy prints
-/// `iocage DEVELOP (2016-02-10)` or `iocage 1.7.4 (...)`, Python `Version\t1.2`.
-fn version_flavour(text: &str) -> Option<Flavour> {
-    let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
-    if let Some(rest) = line.strip_prefix("Version")
-        && rest.starts_with(char::is_whitespace)
-    {
-        return Some(Flavour::Python);
-    }
-    if line.starts_with("iocage ") {
-        return Some(Flavour::Legacy);
-    }
-    None
-}
-
 /// The Python argv words for create/clone properties: `tag=` names the jail
 /// (`-n`), `count=` is `-c`; the rest stay `key=value`, minus `skip`.
 fn python_props(props: &[(String, String)], skip: &[&str]) -> Vec<String> {
@@ -842,21 +856,6 @@ fn cut(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn version_lines_tell_the_flavour() {
-        assert_eq!(
-            version_flavour("iocage DEVELOP (2016-02-10)\n"),
-            Some(Flavour::Legacy)
-        );
-        assert_eq!(
-            version_flavour("iocage 1.7.4 (2016-02-17)\n"),
-            Some(Flavour::Legacy)
-        );
-        assert_eq!(version_flavour("Version\t1.2\n"), Some(Flavour::Python));
-        assert_eq!(version_flavour("Versions are overrated\n"), None);
-        assert_eq!(version_flavour(""), None);
-    }
 
     #[test]
     fn failures_are_classified_by_iocage_words() {
