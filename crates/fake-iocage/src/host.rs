@@ -457,6 +457,10 @@ pub(crate) fn jexec(hostname: &str, release: &str, user: &str, argv: &[String]) 
         return fail("usage: jexec [-l] [-u username | -U username] jail [command ...]\n".into());
     };
     match program.as_str() {
+        // env(1) with a command runs it; the CLI backend prefixes one-word
+        // commands with it so that Python iocage never hands them to sh -c.
+        "/usr/bin/env" | "env" if !args.is_empty() => jexec(hostname, release, user, args),
+        "/usr/bin/env" | "env" => ok("PATH=/sbin:/bin:/usr/sbin:/usr/bin\n".into()),
         "echo" => ok(format!("{}\n", args.join(" "))),
         "hostname" => ok(format!("{hostname}\n")),
         "id" => ok(format!("{id}\n")),

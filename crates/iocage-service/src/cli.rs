@@ -426,6 +426,13 @@ impl Backend for CliBackend {
             args.push("--".into());
         }
         args.push(uuid.to_owned());
+        // Python iocage runs a one-word command as `/bin/sh -c WORD`
+        // (iocage_cli/exec.py@c3198327:48-49, the same in 0.9.10), which
+        // would interpret a quoted word's spaces and `;` in the jail; env(1)
+        // makes every command at least two words and runs it as given.
+        if argv.len() == 1 {
+            args.push("/usr/bin/env".into());
+        }
         args.extend(argv.iter().cloned());
         let out = self.run(&args).await?;
         let mut lines: Vec<String> = out
