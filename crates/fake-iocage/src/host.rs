@@ -397,19 +397,19 @@ pub(crate) const REMOTE_RELEASES: &[(&str, bool)] = &[
 /// The fake remote plugin index: name, description, package, icon.
 pub(crate) const PLUGINS: &[(&str, &str, &str, &str)] = &[
     (
-        "bitwarden",
+        "Bitwarden",
         "Bitwarden is an open source password management solution for individuals, teams, and business organizations.",
         "bitwarden",
         "https://example.org/icons/bitwarden.png",
     ),
     (
-        "plexmediaserver",
+        "Plex Media Server",
         "Plex Media Server",
         "plexmediaserver",
         "https://example.org/icons/plex.png",
     ),
     (
-        "transmission",
+        "Transmission",
         "Fast and lightweight daemon BitTorrent client",
         "transmission",
         "https://example.org/icons/transmission.png",

@@ -397,8 +397,10 @@ fn start(host: &mut Host, args: &[String]) -> Reply {
     };
     let jail = &host.jails[&name];
     if jail.template {
+        // iocage_lib/iocage.py@c3198327:346-348 (freebsd/iocage @6f6f4eb:337-339),
+        // an EXCEPTION: stderr, exit 1.
         return error(format!(
-            "{name} is a template jail, ignoring start request."
+            "Please convert back to a jail before trying to start {name}"
         ));
     }
     if jail.running {

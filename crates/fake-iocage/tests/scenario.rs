@@ -567,7 +567,7 @@ async fn documented_scenario_on_python_iocage() {
     assert_eq!(index.len(), 3);
     assert_eq!(
         index["transmission"],
-        json!({"description": "Fast and lightweight daemon BitTorrent client", "id": "transmission", "name": "transmission"})
+        json!({"description": "Fast and lightweight daemon BitTorrent client", "id": "transmission", "name": "Transmission"})
     );
     // A description wrapped over several table lines comes back whole.
     assert_eq!(

@@ -107,3 +107,14 @@ async fn a_tag_that_reads_as_a_uuid_is_refused_and_never_stands_for_another_jail
         "{listed}"
     );
 }
+
+#[tokio::test]
+async fn plugins_are_keyed_by_their_package() {
+    let fake = Fake::new(Flavour::Python);
+    let s = fake.service();
+    let plugins = ok(&s, json!({"action": "listplugins"})).await;
+    assert_eq!(
+        plugins["listplugins"]["remote"]["plexmediaserver"],
+        json!({"description": "Plex Media Server", "id": "plexmediaserver", "name": "Plex Media Server"})
+    );
+}

@@ -570,8 +570,14 @@ impl Backend for CliBackend {
         Ok(plugins
             .into_iter()
             .map(|plugin| PluginInfo {
-                // `iocage fetch -P NAME` takes the NAME column.
-                id: plugin.name.clone(),
+                // The documents key plugins by package (`"btsync": {"id":
+                // "btsync", "name": "BitTorrent Sync"}`), the PKG column;
+                // `iocage fetch -P` takes it as well as the NAME.
+                id: if plugin.pkg.is_empty() {
+                    plugin.name.clone()
+                } else {
+                    plugin.pkg
+                },
                 name: plugin.name,
                 description: plugin.description,
             })
@@ -752,6 +758,15 @@ fn iocage_text(out: &Output) -> String {
 
 fn iocage_error<S: AsRef<str>>(args: &[S], out: &Output) -> BackendError {
     let mut text = iocage_text(out);
+    // sh's "command not found" status: legacy develop HEAD still dispatches
+    // `deactivate) __deactivate` (lib/ioc-cmd@ff9b266:88) to a function
+    // removed in 13de231, so sh prints `__deactivate: not found`, exit 127.
+    if out.exit == ExitKind::Code(127) {
+        let command = args.first().map_or("", AsRef::as_ref);
+        return BackendError::NotSupported {
+            what: format!("working `iocage {command}` command (it exits 127: {text})"),
+        };
+    }
     if text.is_empty() {
         text = format!(
             "{} ended with {} and printed nothing",
@@ -777,6 +792,8 @@ const CONFLICT: &[&str] = &[
     "dependent clone",
     "dependent jails",
     "is a template jail",
+    // Python's refusal to start a template (iocage_lib/iocage.py@c3198327:346-348).
+    "please convert back to a jail",
     "jails are stopped",
     "jexec: jail \"",
     "more then one pool",
@@ -880,7 +897,25 @@ mod tests {
         check("unsupported property: foo !", 400);
         check("foo is not a valid property!", 400);
         check("Error: No such command 'deactivate'.", 501);
+        check(
+            "Please convert back to a jail before trying to start tmpl",
+            409,
+        );
         check("something broke", 502);
+    }
+
+    #[test]
+    fn a_command_the_shell_cannot_find_is_not_supported() {
+        let out = Output {
+            command: "iocage deactivate tank".into(),
+            exit: ExitKind::Code(127),
+            stdout: String::new(),
+            stderr: "/usr/local/sbin/iocage: __deactivate: not found\n".into(),
+            truncated: false,
+        };
+        let error = iocage_error(&["deactivate", "tank"], &out);
+        assert_eq!(error.code().code(), 501, "{error:?}");
+        assert!(error.to_string().contains("__deactivate: not found"), "{error}");
     }
 
     #[test]
