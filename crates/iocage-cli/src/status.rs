@@ -139,6 +139,10 @@ pub(crate) fn classify(line: Line<'_>) -> Result<Option<StartStopLine>, ParseErr
         ("* ", ": is already up", true),
         ("* ", ": is already down", false),
     ];
+    // Python 0.9.8-1.1 raise such an EXCEPTION-level message when stdout is
+    // no terminal, so it ends a traceback as `RuntimeError: <message>`
+    // (iocage_lib/ioc_common.py@8fc88756:62-66).
+    let text = text.strip_prefix("RuntimeError: ").unwrap_or(text);
     for (prefix, suffix, up) in ALREADY {
         if let Some((name, tag)) = text
             .strip_prefix(prefix)

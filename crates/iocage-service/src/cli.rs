@@ -164,7 +164,7 @@ impl CliBackend {
         let out = self.run(&args).await?;
         // "Already up/down" is a notice on stderr: exit 1 in legacy and for
         // Python's start, exit 0 for Python's stop.
-        if let Some(text) = already(&out.stderr, flavour) {
+        if let Some(text) = already(&out.stderr, flavour, uuid) {
             return Ok(StateChange::Already(text));
         }
         if failed(&out, flavour) {
@@ -679,20 +679,29 @@ fn status_line(line: &StartStopLine) -> String {
     }
 }
 
-/// The "already up/down" notice in `stderr`, as the simulated host words it
-/// for legacy (`UUID (TAG) is already up`) and as Python prints it.
-fn already(stderr: &str, flavour: Flavour) -> Option<String> {
+/// The "already up/down" notice in `stderr`, in the documented wording
+/// (`<name> (<tag>) is already up`, the simulated host's) whatever this
+/// version printed: legacy `  INFO: U (T) is already up`, Python `N is
+/// already running!` / `N is not running!` (a Python name is its tag).
+///
+/// Only a notice about `jail` itself counts: Python 0.9.10 says
+/// `pgsql is already running!` when the jail asked for depends on a running
+/// pgsql (iocage/iocage#608), which says nothing about the jail asked for.
+fn already(stderr: &str, flavour: Flavour, jail: &str) -> Option<String> {
     let report: StartStopReport = iocage_cli::parse_start_stop(stderr).ok()?.value;
     report.lines.iter().find_map(|line| match line {
-        StartStopLine::Already { name, tag, up } => Some(match flavour {
-            Flavour::Legacy => status_line(&StartStopLine::Already {
+        StartStopLine::Already { name, tag, up } if name == jail => {
+            let tag = match (flavour, tag) {
+                (_, Some(tag)) => tag.clone(),
+                (Flavour::Python, None) => name.clone(),
+                (Flavour::Legacy, None) => return None,
+            };
+            Some(status_line(&StartStopLine::Already {
                 name: name.clone(),
-                tag: tag.clone(),
+                tag: Some(tag),
                 up: *up,
-            }),
-            Flavour::Python if *up => format!("{name} is already running!"),
-            Flavour::Python => format!("{name} is not running!"),
-        }),
+            }))
+        }
         _ => None,
     })
 }
@@ -905,6 +914,35 @@ mod tests {
     }
 
     #[test]
+    fn already_up_or_down_has_the_documented_wording_whatever_was_printed() {
+        let uuid = "0bf985de-ca0f-11e5-8d45-d05099728dbf";
+        assert_eq!(
+            already(
+                &format!("  INFO: {uuid} (test) is already up\n"),
+                Flavour::Legacy,
+                uuid
+            ),
+            Some(format!("{uuid} (test) is already up"))
+        );
+        assert_eq!(
+            already("web is not running!\n", Flavour::Python, "web"),
+            Some("web (web) is already down".to_owned())
+        );
+        // Python 1.0/1.1 with stdout on a pipe: a traceback ending in the message.
+        let traceback = "Traceback (most recent call last):\n  File \"/usr/local/bin/iocage\", line 10, in <module>\n    sys.exit(cli())\nRuntimeError: web is already running!\n";
+        assert_eq!(
+            already(traceback, Flavour::Python, "web"),
+            Some("web (web) is already up".to_owned())
+        );
+        // Another jail's notice (a running `depends` jail, iocage/iocage#608)
+        // is not about this one.
+        assert_eq!(
+            already("pgsql is already running!\n", Flavour::Python, "nextcloud"),
+            None
+        );
+    }
+
+    #[test]
     fn a_command_the_shell_cannot_find_is_not_supported() {
         let out = Output {
             command: "iocage deactivate tank".into(),
@@ -915,7 +953,10 @@ mod tests {
         };
         let error = iocage_error(&["deactivate", "tank"], &out);
         assert_eq!(error.code().code(), 501, "{error:?}");
-        assert!(error.to_string().contains("__deactivate: not found"), "{error}");
+        assert!(
+            error.to_string().contains("__deactivate: not found"),
+            "{error}"
+        );
     }
 
     #[test]
