@@ -16,6 +16,10 @@ pub(crate) struct Host {
     /// By UUID (legacy) or name (Python).
     pub(crate) jails: BTreeMap<String, Jail>,
     pub(crate) next_jid: u32,
+    /// Python: the iocage datasets a `clean` destroyed, which the next
+    /// command's IOCCheck creates again (and says so).
+    #[serde(default)]
+    pub(crate) missing_datasets: Vec<String>,
 }
 
 /// One jail or template.
@@ -60,6 +64,7 @@ impl Host {
             releases: vec!["10.2-RELEASE".into(), "10.3-RELEASE".into()],
             jails: BTreeMap::new(),
             next_jid: 1,
+            missing_datasets: Vec::new(),
         }
     }
 
@@ -392,19 +397,19 @@ pub(crate) const REMOTE_RELEASES: &[(&str, bool)] = &[
 /// The fake remote plugin index: name, description, package, icon.
 pub(crate) const PLUGINS: &[(&str, &str, &str, &str)] = &[
     (
-        "bitwarden",
+        "Bitwarden",
         "Bitwarden is an open source password management solution for individuals, teams, and business organizations.",
         "bitwarden",
         "https://example.org/icons/bitwarden.png",
     ),
     (
-        "plexmediaserver",
+        "Plex Media Server",
         "Plex Media Server",
         "plexmediaserver",
         "https://example.org/icons/plex.png",
     ),
     (
-        "transmission",
+        "Transmission",
         "Fast and lightweight daemon BitTorrent client",
         "transmission",
         "https://example.org/icons/transmission.png",
@@ -452,6 +457,10 @@ pub(crate) fn jexec(hostname: &str, release: &str, user: &str, argv: &[String]) 
         return fail("usage: jexec [-l] [-u username | -U username] jail [command ...]\n".into());
     };
     match program.as_str() {
+        // env(1) with a command runs it; the CLI backend prefixes one-word
+        // commands with it so that Python iocage never hands them to sh -c.
+        "/usr/bin/env" | "env" if !args.is_empty() => jexec(hostname, release, user, args),
+        "/usr/bin/env" | "env" => ok("PATH=/sbin:/bin:/usr/sbin:/usr/bin\n".into()),
         "echo" => ok(format!("{}\n", args.join(" "))),
         "hostname" => ok(format!("{hostname}\n")),
         "id" => ok(format!("{id}\n")),

@@ -111,6 +111,7 @@ pub(crate) fn run(host: &mut Host, args: &[String]) -> Reply {
             ));
         }
     }
+    preamble.out.push_str(&check_datasets(host, args));
     let reply = match command {
         "list" => list(host, rest),
         "df" => parse(command, rest, "hl", "s", false).map_or_else(|e| e, |_| df(host)),
@@ -396,8 +397,10 @@ fn start(host: &mut Host, args: &[String]) -> Reply {
     };
     let jail = &host.jails[&name];
     if jail.template {
+        // iocage_lib/iocage.py@c3198327:346-348 (freebsd/iocage @6f6f4eb:337-339),
+        // an EXCEPTION: stderr, exit 1.
         return error(format!(
-            "{name} is a template jail, ignoring start request."
+            "Please convert back to a jail before trying to start {name}"
         ));
     }
     if jail.running {
@@ -677,6 +680,37 @@ fn exec(host: &Host, args: &[String]) -> Reply {
     reply
 }
 
+/// IOCCheck's `__check_datasets__` (iocage_lib/ioc_check.py@6f6f4eb:80-113):
+/// every command but those iocage_cli/__init__.py@6f6f4eb:238-266 exempts
+/// (`--help`, `activate`, `-v`, `--version`, `--rc`; silently for `clean`)
+/// creates the missing iocage datasets, in this order, with an INFO line
+/// on stdout for each.
+fn check_datasets(host: &mut Host, args: &[String]) -> String {
+    const DATASETS: [&str; 7] = [
+        "iocage",
+        "iocage/download",
+        "iocage/images",
+        "iocage/jails",
+        "iocage/log",
+        "iocage/releases",
+        "iocage/templates",
+    ];
+    let exempt = ["--help", "activate", "-v", "--version", "--rc"];
+    if args.iter().any(|arg| exempt.contains(&arg.as_str())) {
+        return String::new();
+    }
+    let missing = std::mem::take(&mut host.missing_datasets);
+    if args.iter().any(|arg| arg.contains("clean")) {
+        return String::new();
+    }
+    let pool = host.active_pool.clone().unwrap_or_default();
+    DATASETS
+        .iter()
+        .filter(|dataset| missing.iter().any(|m| m == *dataset))
+        .map(|dataset| format!("Creating {pool}/{dataset}\n"))
+        .collect()
+}
+
 fn clean(host: &mut Host, args: &[String]) -> Reply {
     let parsed = match parse("clean", args, "fajrtid", "", false) {
         Ok(parsed) => parsed,
@@ -695,9 +729,11 @@ fn clean(host: &mut Host, args: &[String]) -> Reply {
         }
     }
     let mut out = String::new();
+    let mut destroyed = Vec::new();
     let mut cleaning = |datasets: &[&str], done: &str| {
         for dataset in datasets {
             out.push_str(&format!("Cleaning {dataset}\n"));
+            destroyed.push((*dataset).to_owned());
         }
         out.push_str(done);
         out.push('\n');
@@ -741,6 +777,9 @@ fn clean(host: &mut Host, args: &[String]) -> Reply {
             "All iocage template datasets have been destroyed.",
         );
     }
+    // `zfs destroy` of a cleaned dataset takes it away (versions §7.2); the
+    // next command's IOCCheck makes it again.
+    host.missing_datasets = destroyed;
     Reply::out(out)
 }
 

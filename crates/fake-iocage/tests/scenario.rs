@@ -437,7 +437,7 @@ async fn documented_scenario_on_python_iocage() {
     );
     assert_eq!(
         ok(&s, json!({"action": "startjail", "jail": "test"})).await,
-        json!({"startjail": {"test": {"INFO": " test is already running!"}}})
+        json!({"startjail": {"test": {"INFO": " test (test) is already up"}}})
     );
     let listed = ok(&s, json!({"action": "listjails"})).await;
     assert_eq!(listed["listjails"]["test"]["state"], "up");
@@ -495,7 +495,7 @@ async fn documented_scenario_on_python_iocage() {
     );
     assert_eq!(
         ok(&s, json!({"action": "stopjail", "jail": "tes"})).await,
-        json!({"stopjail": {"tes": {"INFO": " test is not running!"}}})
+        json!({"stopjail": {"tes": {"INFO": " test (test) is already down"}}})
     );
     let (code, details) = fails(
         &s,
@@ -567,7 +567,7 @@ async fn documented_scenario_on_python_iocage() {
     assert_eq!(index.len(), 3);
     assert_eq!(
         index["transmission"],
-        json!({"description": "Fast and lightweight daemon BitTorrent client", "id": "transmission", "name": "transmission"})
+        json!({"description": "Fast and lightweight daemon BitTorrent client", "id": "transmission", "name": "Transmission"})
     );
     // A description wrapped over several table lines comes back whole.
     assert_eq!(

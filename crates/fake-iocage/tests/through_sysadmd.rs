@@ -60,6 +60,44 @@ async fn iocage(socket: &mut Socket, args: Value) -> Value {
     reply["args"].clone()
 }
 
+#[tokio::test]
+async fn an_iocage_version_that_is_not_driven_stops_the_start_with_one_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let host = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    for (version, shown) in [
+        (
+            "iocage 1.7.4 (2016/02/17)",
+            "legacy iocage 1.7.4 is not supported (",
+        ),
+        (
+            "Version\t0.9.10 2017/12/22",
+            "Python iocage 0.9.10 2017/12/22 is not supported (",
+        ),
+    ] {
+        // What those versions print for `--version` (iocage@6189eac:33,
+        // iocage/main.py@67cf40f2:66).
+        let program = host.path().join("iocage");
+        std::fs::write(&program, format!("#!/bin/sh\nprintf '{version}\\n'\n")).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let error = match sysadmd::start(
+            &config(state.path(), BackendChoice::Cli, &program),
+            options(),
+        )
+        .await
+        {
+            Ok(_) => panic!("{version}: sysadmd started"),
+            Err(error) => error.to_string(),
+        };
+        assert!(!error.contains('\n'), "{error}");
+        assert!(
+            error.starts_with(&format!("{}: {shown}", program.display())),
+            "{error}"
+        );
+        assert!(error.ends_with(iocage_cli::SUPPORTED_VERSIONS), "{error}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sysadmd_finds_the_iocage_program_and_serves_through_it() {
     let host = tempfile::tempdir().unwrap();
@@ -74,7 +112,7 @@ async fn sysadmd_finds_the_iocage_program_and_serves_through_it() {
     .await
     .expect("sysadmd starts");
     let expected = format!(
-        "serving iocage at {} (found iocage), the legacy flavour (detected)",
+        "serving iocage at {} (found iocage), the legacy flavour (detected: iocage DEVELOP (2016-02-10))",
         program.display()
     );
     assert!(

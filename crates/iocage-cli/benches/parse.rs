@@ -94,9 +94,9 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("iocage-cli", name), input, |b, input| {
             b.iter(|| {
                 if name.starts_with("get-all") {
-                    iocage_cli::parse_get_all(std::hint::black_box(input)).map(|p| p.0.len())
+                    iocage_cli::parse_get_all(std::hint::black_box(input)).map(|p| p.value.0.len())
                 } else {
-                    iocage_cli::parse_list(std::hint::black_box(input)).map(|l| l.jails.len())
+                    iocage_cli::parse_list(std::hint::black_box(input)).map(|l| l.value.jails.len())
                 }
             })
         });

@@ -72,6 +72,36 @@ impl<'a> Header<'a> {
         }
     }
 
+    /// Splits a row whose last column is one word printed after the others
+    /// without alignment. Correct alignment would put it under its header.
+    /// Unfortunately legacy 1.7.5/1.7.6 print the header with `%-20s` for
+    /// TAG but the rows with `%-4s` (lib/ioc-info@6189eac:116-117,149-151),
+    /// so the `IP` cell starts wherever the tag ends: the columns before it
+    /// are read at the header's positions, and the last word of the rest is
+    /// the IP.
+    pub(crate) fn cells_last_unaligned(&self, row: &'a str) -> Option<Vec<&'a str>> {
+        let columns = self.starts.len();
+        if columns < 2 {
+            return None;
+        }
+        let mut cells = match self.aligned(row, columns - 1) {
+            Some(cells) => cells,
+            None => {
+                let cells = crate::text::split_gaps(row);
+                return (cells.len() == columns).then_some(cells);
+            }
+        };
+        let rest = cells.pop()?;
+        let (before, last) = rest.rsplit_once(' ')?;
+        let before = before.trim_end();
+        if before.is_empty() || last.is_empty() {
+            return None;
+        }
+        cells.push(before);
+        cells.push(last);
+        Some(cells)
+    }
+
     fn aligned(&self, row: &'a str, columns: usize) -> Option<Vec<&'a str>> {
         if columns == 0 {
             return None;

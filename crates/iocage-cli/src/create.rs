@@ -8,12 +8,13 @@ use nom::{IResult, Parser};
 
 use crate::clean::clean_output;
 use crate::error::ParseError;
-use crate::message::{legacy_message, render_message};
+use crate::message::{is_known_notice, legacy_message, render_message};
 use crate::model::{
     Activation, CreateLine, CreateReport, Creation, DestroyLine, DestroyReport, Flavour, Level,
+    Parsed,
 };
 use crate::status::{self, name_and_tag};
-use crate::text::{Line, is_banner, lines, skip_preamble};
+use crate::text::{Held, Line, Outside, lines};
 
 const CREATE: &str =
     "'  Successfully created: UUID (TAG)', a bare UUID (create -e) or 'NAME successfully created!'";
@@ -84,14 +85,20 @@ fn created_line(line: Line<'_>) -> Result<Option<CreateLine>, ParseError> {
 }
 
 /// Parses `iocage create` or `iocage clone` output, either flavour. Other
-/// lines (fetch, pkg and start output) are kept; at least one success line
-/// is required, and a legacy `ERROR:` line is an error.
-pub fn parse_create(input: &str) -> Result<CreateReport, ParseError> {
+/// lines (fetch, pkg and start output) are kept in the report, banners and
+/// Python's first-run notices are messages; at least one success line is
+/// required, and a legacy `ERROR:` line is an error.
+pub fn parse_create(input: &str) -> Result<Parsed<CreateReport>, ParseError> {
     let input = clean_output(input);
     let mut report = CreateReport::default();
+    let mut outside = Outside::default();
     let mut first_other: Option<Line<'_>> = None;
     for line in lines(&input) {
-        if line.is_blank() || is_banner(line.text) {
+        if line.is_blank() {
+            continue;
+        }
+        if legacy_message(line.text).is_none() && is_known_notice(line.text) {
+            outside.push(line);
             continue;
         }
         match created_line(line)? {
@@ -110,7 +117,7 @@ pub fn parse_create(input: &str) -> Result<CreateReport, ParseError> {
             None => ParseError::empty(CREATE),
         });
     }
-    Ok(report)
+    Ok(outside.with(report))
 }
 
 /// Prints a create/clone report as `flavour` does.
@@ -151,12 +158,21 @@ const DESTROY: &str = "'  Destroying: UUID', 'Destroying NAME' or 'Stopping NAME
 
 /// Parses `iocage destroy -f` output, either flavour: the stop block of a
 /// running jail, then one destroy line per jail. Empty output is an empty
-/// report (legacy `destroy -f` with no jail exits 0 silently).
-pub fn parse_destroy(input: &str) -> Result<DestroyReport, ParseError> {
+/// report (legacy `destroy -f` with no jail exits 0 silently), and so is
+/// output of known notices only. Banners and notices are messages, as are
+/// other lines before and after the report; another line between its lines,
+/// or with no report at all, is an error.
+pub fn parse_destroy(input: &str) -> Result<Parsed<DestroyReport>, ParseError> {
     let input = clean_output(input);
     let mut report = DestroyReport::default();
+    let mut outside = Outside::default();
+    let mut held = Held::default();
     for line in lines(&input) {
-        if line.is_blank() || is_banner(line.text) {
+        if line.is_blank() {
+            continue;
+        }
+        if legacy_message(line.text).is_none() && is_known_notice(line.text) {
+            outside.push(line);
             continue;
         }
         let text = line.text.trim_end();
@@ -182,16 +198,33 @@ pub fn parse_destroy(input: &str) -> Result<DestroyReport, ParseError> {
                     DestroyLine::Message(message)
                 }
                 Some(stop) => DestroyLine::Stop { line: stop },
-                None => return Err(ParseError::unexpected(line.number, line.text, DESTROY)),
+                None if report.lines.is_empty() => {
+                    outside.push(line);
+                    continue;
+                }
+                None => {
+                    held.hold(line);
+                    continue;
+                }
             }
         };
         if matches!(&parsed, DestroyLine::Destroying { name } | DestroyLine::Stopping { name } if name.is_empty() || name.contains(' '))
         {
             return Err(ParseError::unexpected(line.number, line.text, DESTROY));
         }
+        held.item(DESTROY)?;
         report.lines.push(parsed);
     }
-    Ok(report)
+    held.finish(&mut outside);
+    if report.lines.is_empty() {
+        // Nothing but notices is an empty report; anything else is not
+        // what destroy prints.
+        let error = outside.missing(DESTROY);
+        if error.kind() != crate::error::ParseErrorKind::Empty {
+            return Err(error);
+        }
+    }
+    Ok(outside.with(report))
 }
 
 /// Prints a destroy report as `flavour` does.
@@ -237,23 +270,28 @@ fn python_activated(input: &str) -> IResult<&str, &str> {
 }
 
 /// Parses `iocage activate POOL`: Python prints
-/// `ZFS pool 'P' successfully activated.`, legacy prints nothing.
-pub fn parse_activate(input: &str) -> Result<Activation, ParseError> {
+/// `ZFS pool 'P' successfully activated.`, legacy prints nothing. Lines
+/// around Python's line are messages; without it, only known notices (a
+/// legacy `INFO:`, a banner) may appear, as messages.
+pub fn parse_activate(input: &str) -> Result<Parsed<Activation>, ParseError> {
     const ACTIVATE: &str = "nothing (legacy) or 'ZFS pool 'P' successfully activated.'";
+    let is_activated = |text: &str| python_activated(text.trim_end()).is_ok();
     let input = clean_output(input);
     let mut it = lines(&input);
-    let Some(first) = skip_preamble(&mut it)? else {
-        return Ok(Activation { pool: None });
+    let mut outside = Outside::default();
+    let Some(first) = outside.until(&mut it, is_activated) else {
+        // Nothing but notices is legacy's silent success; anything else
+        // is not.
+        let error = outside.missing(ACTIVATE);
+        if error.kind() == crate::error::ParseErrorKind::Empty {
+            return Ok(outside.with(Activation { pool: None }));
+        }
+        return Err(error);
     };
-    let Ok((_, pool)) = python_activated(first.text.trim_end()) else {
-        return Err(ParseError::unexpected(first.number, first.text, ACTIVATE));
-    };
-    if let Some(extra) = it.find(|line| !line.is_blank()) {
-        return Err(ParseError::unexpected(extra.number, extra.text, ACTIVATE));
-    }
-    Ok(Activation {
-        pool: Some(pool.to_owned()),
-    })
+    let (_, pool) = python_activated(first.text.trim_end()).expect("is_activated");
+    let pool = pool.to_owned();
+    outside.rest(it);
+    Ok(outside.with(Activation { pool: Some(pool) }))
 }
 
 /// Prints an activation as `flavour` does.

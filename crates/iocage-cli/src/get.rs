@@ -14,29 +14,56 @@ use nom::{IResult, Parser};
 use crate::clean::clean_output;
 use crate::columns::{self, Cells};
 use crate::error::ParseError;
-use crate::model::{Flavour, Properties, Property, RecursiveGet, RecursiveRow};
-use crate::text::{Line, check_reported, lines, skip_preamble};
+use crate::message::{is_known_notice, legacy_message};
+use crate::model::{Flavour, Parsed, Properties, Property, RecursiveGet, RecursiveRow};
+use crate::text::{Line, Outside, is_uuid_shaped, items, lines};
 use crate::texttable::{self, is_border};
 
 const VALUE: &str = "one line holding the value";
 
-/// Parses `iocage get PROP JAIL` (and `get -s`, `get -j`, `get -p`): exactly
-/// one line, the bare value. A legacy `ERROR:` line is an error.
-pub fn parse_get_value(input: &str) -> Result<String, ParseError> {
+/// Parses `iocage get PROP JAIL` (and `get -s`, `get -j`, `get -p`): one
+/// line, the bare value. Known notices around it (legacy prefixed lines,
+/// banners, Python's first-run lines) are messages; when every line is one,
+/// the last is the value (a value may read like a notice). A second other
+/// line is an error.
+pub fn parse_get_value(input: &str) -> Result<Parsed<String>, ParseError> {
     let input = clean_output(input);
-    let mut it = lines(&input);
-    let first = skip_preamble(&mut it)?.ok_or_else(|| ParseError::empty(VALUE))?;
-    if let Some(extra) = it.find(|line| !line.is_blank()) {
-        check_reported(extra)?;
-        return Err(ParseError::unexpected(extra.number, extra.text, VALUE));
+    let mut outside = Outside::default();
+    let mut value: Option<Line<'_>> = None;
+    let mut last_notice: Option<Line<'_>> = None;
+    for line in lines(&input) {
+        if line.is_blank() {
+            continue;
+        }
+        if is_known_notice(line.text) {
+            last_notice = Some(line);
+            outside.push(line);
+            continue;
+        }
+        if value.is_some() {
+            return Err(ParseError::unexpected(line.number, line.text, VALUE));
+        }
+        value = Some(line);
     }
-    Ok(first.text.trim_end().to_owned())
+    let value = match (value, last_notice) {
+        (Some(line), _) => line,
+        (None, Some(line)) if legacy_message(line.text).is_none() => {
+            outside.messages.pop();
+            line
+        }
+        (None, _) => return Err(outside.missing(VALUE)),
+    };
+    Ok(outside.with(value.text.trim_end().to_owned()))
 }
 
 fn key_value(separator: &'static str) -> impl Fn(&str) -> IResult<&str, (&str, &str)> {
     move |input| {
-        let (input, key) =
-            take_till1(|c: char| separator.starts_with(c) || c.is_whitespace()).parse(input)?;
+        // Property names are words of letters, digits, `_`, `.` and `-`
+        // (`ip4_addr`, `CONFIG_VERSION`); a warning's `path.py:12:` is none.
+        let (input, key) = take_till1(|c: char| {
+            separator.starts_with(c) || !(c.is_ascii_alphanumeric() || "_.-".contains(c))
+        })
+        .parse(input)?;
         let (input, _) = tag(separator).parse(input)?;
         let (input, value) = rest.parse(input)?;
         Ok((input, (key, value)))
@@ -47,36 +74,40 @@ fn properties(
     input: &str,
     separator: &'static str,
     expected: &'static str,
-) -> Result<Properties, ParseError> {
+) -> Result<Parsed<Properties>, ParseError> {
     let input = clean_output(input);
     let mut it = lines(&input);
-    let first = skip_preamble(&mut it)?.ok_or_else(|| ParseError::empty(expected))?;
     let parse = key_value(separator);
-    let mut out = Vec::new();
-    for line in std::iter::once(first).chain(it) {
-        if line.is_blank() {
-            continue;
-        }
-        check_reported(line)?;
-        let Ok((_, (key, value))) = parse(line.text) else {
-            return Err(ParseError::unexpected(line.number, line.text, expected));
-        };
-        out.push(Property {
-            key: key.to_owned(),
-            value: value.to_owned(),
-        });
-    }
-    Ok(Properties(out))
+    let is_item = |text: &str| legacy_message(text).is_none() && parse(text).is_ok();
+    let mut outside = Outside::default();
+    let first = outside
+        .until(&mut it, is_item)
+        .ok_or_else(|| outside.missing(expected))?;
+    let out = items(
+        std::iter::once(first).chain(it),
+        &mut outside,
+        expected,
+        |line| {
+            let (_, (key, value)) = parse(line.text).ok().filter(|_| is_item(line.text))?;
+            Some(Ok(Property {
+                key: key.to_owned(),
+                value: value.to_owned(),
+            }))
+        },
+    )?;
+    Ok(outside.with(Properties(out)))
 }
 
 /// Parses `iocage get all JAIL` (and `get all default`): `key:value` lines,
-/// in order, split at the first `:`.
-pub fn parse_get_all(input: &str) -> Result<Properties, ParseError> {
+/// in order, split at the first `:`. Lines before and after them are
+/// messages; a line between them is an error.
+pub fn parse_get_all(input: &str) -> Result<Parsed<Properties>, ParseError> {
     properties(input, ":", "a 'key:value' line")
 }
 
-/// Parses legacy `iocage defaults`: `key=value` lines, split at the first `=`.
-pub fn parse_defaults(input: &str) -> Result<Properties, ParseError> {
+/// Parses legacy `iocage defaults`: `key=value` lines, split at the first
+/// `=`. Lines before and after them are messages.
+pub fn parse_defaults(input: &str) -> Result<Parsed<Properties>, ParseError> {
     properties(input, "=", "a 'key=value' line")
 }
 
@@ -103,14 +134,26 @@ fn render_properties(properties: &Properties, separator: char) -> String {
 
 const RECURSIVE: &str = "a 'get -r' header ('UUID  TAG  <prop>' or a 'NAME | PROP - <prop>' table)";
 
+/// Whether a line starts a `get -r` table: a texttable border, a `-h` row,
+/// or the legacy header `UUID  TAG  <prop>`.
+fn is_recursive_start(text: &str) -> bool {
+    let mut words = text.split_whitespace();
+    is_border(text)
+        || text.contains('\t')
+        || (words.next() == Some("UUID") && words.next() == Some("TAG") && words.count() == 1)
+}
+
 /// Parses `iocage get -r PROP`: legacy `column -t` table `UUID TAG PROP`
 /// (values may hold single spaces), Python texttable `NAME | PROP - PROP`,
 /// or Python `-h` rows `name<TAB>value` (which do not name the property:
-/// it is then empty).
-pub fn parse_get_recursive(input: &str) -> Result<RecursiveGet, ParseError> {
+/// it is then empty). Lines before and after the table are messages.
+pub fn parse_get_recursive(input: &str) -> Result<Parsed<RecursiveGet>, ParseError> {
     let input = clean_output(input);
     let mut it = lines(&input);
-    let first = skip_preamble(&mut it)?.ok_or_else(|| ParseError::empty(RECURSIVE))?;
+    let mut outside = Outside::default();
+    let first = outside
+        .until(&mut it, is_recursive_start)
+        .ok_or_else(|| outside.missing(RECURSIVE))?;
     if is_border(first.text) {
         let table = texttable::parse(first, &mut it, RECURSIVE)?;
         let property = match &table.header[..] {
@@ -130,63 +173,65 @@ pub fn parse_get_recursive(input: &str) -> Result<RecursiveGet, ParseError> {
                 value: cells[1].to_string(),
             })
             .collect();
-        return Ok(RecursiveGet {
-            property: property.to_owned(),
-            rows,
-        });
+        let property = property.to_owned();
+        outside.rest(table.after);
+        return Ok(outside.with(RecursiveGet { property, rows }));
     }
     if first.text.contains('\t') {
-        let rows = std::iter::once(first)
-            .chain(it)
-            .filter(|line| !line.is_blank())
-            .map(|line| match line.text.split_once('\t') {
-                Some((name, value)) if !name.is_empty() => Ok(RecursiveRow {
-                    name: name.to_owned(),
-                    tag: None,
-                    value: value.to_owned(),
-                }),
-                _ => Err(ParseError::unexpected(
-                    line.number,
-                    line.text,
-                    "a 'name<TAB>value' line",
-                )),
-            })
-            .collect::<Result<_, _>>()?;
-        return Ok(RecursiveGet {
+        const ROW: &str = "a 'name<TAB>value' line";
+        let rows = items(
+            std::iter::once(first).chain(it),
+            &mut outside,
+            ROW,
+            |line| {
+                if !line.text.contains('\t') {
+                    return None;
+                }
+                Some(match line.text.split_once('\t') {
+                    Some((name, value)) if !name.is_empty() => Ok(RecursiveRow {
+                        name: name.to_owned(),
+                        tag: None,
+                        value: value.to_owned(),
+                    }),
+                    _ => Err(ParseError::unexpected(line.number, line.text, ROW)),
+                })
+            },
+        )?;
+        return Ok(outside.with(RecursiveGet {
             property: String::new(),
             rows,
-        });
+        }));
     }
-    legacy_recursive(first, it)
+    let get = legacy_recursive(first, it, &mut outside)?;
+    Ok(outside.with(get))
 }
 
 fn legacy_recursive<'a>(
     first: Line<'a>,
     it: impl Iterator<Item = Line<'a>>,
+    outside: &mut Outside<'a>,
 ) -> Result<RecursiveGet, ParseError> {
     const ROW: &str = "a row 'UUID  TAG  value' lined up with the header";
     let header = columns::header(first.text);
-    let [uuid, tag, property] = header.names[..] else {
-        return Err(ParseError::unexpected(first.number, first.text, RECURSIVE));
-    };
-    if uuid != "UUID" || tag != "TAG" {
-        return Err(ParseError::unexpected(first.number, first.text, RECURSIVE));
-    }
-    let mut rows = Vec::new();
-    for line in it {
-        if line.is_blank() {
-            continue;
+    let property = header.names[2];
+    let rows = items(it, outside, ROW, |line| {
+        let uuid_first = line
+            .text
+            .split_whitespace()
+            .next()
+            .is_some_and(is_uuid_shaped);
+        if !uuid_first {
+            return None;
         }
-        check_reported(line)?;
         let Some(Cells::Full(cells)) = header.cells(line.text, 3) else {
-            return Err(ParseError::unexpected(line.number, line.text, ROW));
+            return Some(Err(ParseError::unexpected(line.number, line.text, ROW)));
         };
-        rows.push(RecursiveRow {
+        Some(Ok(RecursiveRow {
             name: cells[0].to_owned(),
             tag: Some(cells[1].to_owned()),
             value: cells[2].to_owned(),
-        });
-    }
+        }))
+    })?;
     Ok(RecursiveGet {
         property: property.to_owned(),
         rows,
@@ -221,17 +266,22 @@ pub(crate) fn render_get_recursive(get: &RecursiveGet, flavour: Flavour) -> Stri
 
 /// Parses the current pool: legacy `iocage activate` prints `pool: NAME`,
 /// Python `iocage get -p` prints the bare name.
-pub fn parse_pool(input: &str) -> Result<String, ParseError> {
-    let value = parse_get_value(input)?;
-    let name = value.strip_prefix("pool: ").unwrap_or(&value).trim();
+pub fn parse_pool(input: &str) -> Result<Parsed<String>, ParseError> {
+    let parsed = parse_get_value(input)?;
+    let value = &parsed.value;
+    let name = value.strip_prefix("pool: ").unwrap_or(value).trim();
     if name.is_empty() || name.contains(char::is_whitespace) {
+        let number = lines(input)
+            .find(|line| line.text.trim_end() == value)
+            .map_or(1, |line| line.number);
         return Err(ParseError::unexpected(
-            1,
-            &value,
+            number,
+            value,
             "'pool: NAME' or a bare pool name",
         ));
     }
-    Ok(name.to_owned())
+    let name = name.to_owned();
+    Ok(parsed.map(|_| name))
 }
 
 /// Prints the current pool as `flavour` does.

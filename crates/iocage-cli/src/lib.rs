@@ -4,9 +4,13 @@
 //! that print the same structures back, and a runner that spawns iocage safely.
 //!
 //! Every parser takes the text iocage printed and recognises the flavour by
-//! itself; every renderer takes the flavour to print. Parsers never panic and
-//! never skip a line they do not understand: they return a [`ParseError`]
-//! naming it. See `README.md` for the `iocage-json` tool and its JSON.
+//! itself; every renderer takes the flavour to print. Each returns
+//! [`Parsed`]: the value, and as [`Message`]s the lines iocage printed
+//! before and after it (warnings, banners, first-run lines, prompts), which
+//! never shift a column, drop a row or fail the parse. Parsers never panic
+//! and never skip a line they do not understand inside a table or block:
+//! they return a [`ParseError`] naming it. See `README.md` for the
+//! `iocage-json` tool and its JSON.
 //!
 //! Nothing here knows about HTTP, WebSocket or the sysadm wire format.
 #![deny(missing_docs)]
@@ -25,6 +29,7 @@ mod runner;
 mod status;
 mod text;
 mod texttable;
+mod version;
 
 pub use clean::clean_output;
 pub use create::{parse_activate, parse_create, parse_destroy};
@@ -36,13 +41,15 @@ pub use list::{parse_list, parse_plugins, parse_releases, parse_remote_releases}
 pub use message::parse_messages;
 pub use model::{
     Action, Activation, Column, CreateLine, CreateReport, Creation, DestroyLine, DestroyReport,
-    DfRow, Flavour, ForeignJail, Jail, JailList, Level, Message, Plugin, Properties, Property,
-    RecursiveGet, RecursiveRow, RemoteRelease, StartStopLine, StartStopReport, StepStatus,
+    DfRow, Flavour, ForeignJail, Jail, JailList, Level, Message, Parsed, Plugin, Properties,
+    Property, RecursiveGet, RecursiveRow, RemoteRelease, StartStopLine, StartStopReport,
+    StepStatus,
 };
 pub use runner::{
     DEFAULT_GRACE, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, ExitKind, Output, RunError, Runner,
 };
 pub use status::parse_start_stop;
+pub use version::{IocageVersion, SUPPORTED_VERSIONS, Unsupported, parse_version};
 
 /// Renderers: each prints a structure exactly as the given iocage flavour
 /// does, final newline included, so that parsing the text gives the

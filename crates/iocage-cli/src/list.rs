@@ -13,8 +13,8 @@ use nom::{IResult, Parser};
 use crate::clean::clean_output;
 use crate::columns::{self, Cells};
 use crate::error::ParseError;
-use crate::model::{Column, Flavour, ForeignJail, Jail, JailList, Plugin, RemoteRelease};
-use crate::text::{Line, jid, lines, skip_preamble};
+use crate::model::{Column, Flavour, ForeignJail, Jail, JailList, Parsed, Plugin, RemoteRelease};
+use crate::text::{Held, Line, Outside, items, jid, lines};
 use crate::texttable::{self, is_border};
 
 const JAIL_TABLE: &str = "a jail table header ('JID  UUID ...' or a '+---+' border)";
@@ -23,16 +23,27 @@ const JAIL_ROW: &str = "a jail row: JID (a number, '-' or 'None') then one cell 
 const FOREIGN_BANNER: &str = "--- non iocage jails currently active ---";
 const FOREIGN_HEADER: [&str; 4] = ["JID", "PATH", "IP4", "HOSTNAME"];
 
+/// Whether a line starts a jail table: a texttable border, a `-h` row, or a
+/// legacy header (`JID  UUID ...`).
+fn is_list_start(text: &str) -> bool {
+    is_border(text) || text.contains('\t') || text.split_whitespace().next() == Some("JID")
+}
+
 /// Parses `iocage list` or `iocage list -t`, either flavour, any form
-/// (legacy `column -t` table, Python table, Python `-h` tab-separated rows).
-pub fn parse_list(input: &str) -> Result<JailList, ParseError> {
+/// (legacy `column -t` table, legacy 1.7.x printf table, Python table,
+/// Python `-h` tab-separated rows). Lines before and after the table are
+/// messages.
+pub fn parse_list(input: &str) -> Result<Parsed<JailList>, ParseError> {
     let input = clean_output(input);
     let mut it = lines(&input);
-    let first = skip_preamble(&mut it)?.ok_or_else(|| ParseError::empty(JAIL_TABLE))?;
-    if is_border(first.text) {
-        python_table(first, &mut it)
+    let mut outside = Outside::default();
+    let first = outside
+        .until(&mut it, is_list_start)
+        .ok_or_else(|| outside.missing(JAIL_TABLE))?;
+    let list = if is_border(first.text) {
+        python_table(first, &mut it, &mut outside)
     } else if first.text.contains('\t') {
-        python_scripted(first, &mut it)
+        python_scripted(first, &mut it, &mut outside)
     } else {
         // One jail per line: reserving them up front saves moving every
         // parsed jail again each time the list grows (a tenth of the time
@@ -41,8 +52,9 @@ pub fn parse_list(input: &str) -> Result<JailList, ParseError> {
         let rows = memchr::memchr_iter(b'\n', input.as_bytes())
             .count()
             .min(input.len() / 36);
-        legacy_table(first, &mut it, rows)
-    }
+        legacy_table(first, &mut it, rows, &mut outside)
+    }?;
+    Ok(outside.with(list))
 }
 
 fn header_columns(line: Line<'_>, names: &[&str]) -> Result<Vec<Column>, ParseError> {
@@ -89,8 +101,10 @@ fn jail_from_cells<'c>(
 fn python_table<'a>(
     first: Line<'a>,
     it: &mut impl Iterator<Item = Line<'a>>,
+    outside: &mut Outside<'a>,
 ) -> Result<JailList, ParseError> {
     let table = texttable::parse(first, it, JAIL_TABLE)?;
+    outside.rest(table.after);
     let names: Vec<&str> = table.header.iter().map(|c| c.as_ref()).collect();
     let columns = header_columns(table.header_line, &names)?;
     let jails = table
@@ -125,22 +139,22 @@ fn scripted_columns(count: usize) -> Option<Vec<Column>> {
 fn python_scripted<'a>(
     first: Line<'a>,
     it: &mut impl Iterator<Item = Line<'a>>,
+    outside: &mut Outside<'a>,
 ) -> Result<JailList, ParseError> {
     const ROW: &str = "a tab-separated row of 2, 5, 10 or 11 fields (iocage list -h)";
     let count = first.text.split('\t').count();
     let columns = scripted_columns(count)
         .ok_or_else(|| ParseError::unexpected(first.number, first.text, ROW))?;
-    let mut jails = Vec::new();
-    for line in std::iter::once(first).chain(it) {
-        if line.is_blank() {
-            continue;
+    let jails = items(std::iter::once(first).chain(it), outside, ROW, |line| {
+        if !line.text.contains('\t') {
+            return None;
         }
         if line.text.split('\t').count() != count {
-            return Err(ParseError::unexpected(line.number, line.text, ROW));
+            return Some(Err(ParseError::unexpected(line.number, line.text, ROW)));
         }
         let cells = line.text.split('\t').map(Cow::Borrowed);
-        jails.push(jail_from_cells(line, &columns, cells)?);
-    }
+        Some(jail_from_cells(line, &columns, cells))
+    })?;
     Ok(JailList {
         columns,
         jails,
@@ -152,12 +166,13 @@ fn legacy_table<'a>(
     first: Line<'a>,
     it: &mut impl Iterator<Item = Line<'a>>,
     rows: usize,
+    outside: &mut Outside<'a>,
 ) -> Result<JailList, ParseError> {
     let header = columns::header(first.text);
-    if header.names.first() != Some(&"JID") {
-        return Err(ParseError::unexpected(first.number, first.text, JAIL_TABLE));
-    }
     let columns = header_columns(first, &header.names)?;
+    // Legacy 1.7.5/1.7.6 print their table with printf, and the `IP` cell
+    // is not under its header.
+    let unaligned_last = header.names.last() == Some(&"IP");
     let mut list = JailList {
         columns,
         jails: Vec::with_capacity(rows),
@@ -166,11 +181,15 @@ fn legacy_table<'a>(
     let mut foreign = false;
     let mut banner_line = first;
     let mut foreign_header = false;
+    // A line that does not split into a row's cells is held: inside the
+    // table if a row follows (an error), after it (a message) if none does.
+    let mut held = Held::default();
     for line in it {
         if line.is_blank() {
             continue;
         }
         if line.text.trim_end() == FOREIGN_BANNER {
+            held.item(JAIL_ROW)?;
             if foreign {
                 return Err(ParseError::unexpected(line.number, line.text, JAIL_ROW));
             }
@@ -190,26 +209,20 @@ fn legacy_table<'a>(
             continue;
         }
         if foreign {
-            list.foreign.push(foreign_row(&header, line)?);
+            match header.cells(line.text, 4) {
+                Some(Cells::Full(cells)) => {
+                    held.item(FOREIGN_ROW)?;
+                    list.foreign.push(foreign_row(line, &cells)?);
+                }
+                _ => held.hold(line),
+            }
             continue;
         }
-        let cells = match header.cells(line.text, header.len()) {
-            Some(Cells::Full(cells)) => cells,
-            // `column -t` drops an empty cell and shifts the rest left, so a
-            // row one cell short had one property set to the empty string.
-            // Only the tag is free text that users empty (`set tag=`); the
-            // other columns are `on`/`off`, `up`/`down` or `-` when unset.
-            Some(Cells::Collapsed(mut cells)) if cells.len() + 1 == header.len() => {
-                match list.columns.iter().position(|&c| c == Column::Tag) {
-                    Some(tag) if tag <= cells.len() => {
-                        cells.insert(tag, "");
-                        cells
-                    }
-                    _ => return Err(ParseError::unexpected(line.number, line.text, JAIL_ROW)),
-                }
-            }
-            _ => return Err(ParseError::unexpected(line.number, line.text, JAIL_ROW)),
+        let Some(cells) = legacy_cells(&header, &list.columns, unaligned_last, line.text) else {
+            held.hold(line);
+            continue;
         };
+        held.item(JAIL_ROW)?;
         let jail = jail_from_cells(line, &list.columns, cells.into_iter().map(Cow::Borrowed))?;
         list.jails.push(jail);
     }
@@ -220,16 +233,44 @@ fn legacy_table<'a>(
             "the foreign jail header after the banner",
         ));
     }
+    held.finish(outside);
     Ok(list)
 }
 
-fn foreign_row(header: &columns::Header<'_>, line: Line<'_>) -> Result<ForeignJail, ParseError> {
-    const ROW: &str = "a foreign jail row: JID  PATH  IP4  HOSTNAME";
-    let Some(Cells::Full(cells)) = header.cells(line.text, 4) else {
-        return Err(ParseError::unexpected(line.number, line.text, ROW));
-    };
+/// The cells of a legacy row, one per column; `None` when the line does not
+/// split into a row at all.
+fn legacy_cells<'a>(
+    header: &columns::Header<'a>,
+    columns: &[Column],
+    unaligned_last: bool,
+    text: &'a str,
+) -> Option<Vec<&'a str>> {
+    if unaligned_last {
+        return header.cells_last_unaligned(text);
+    }
+    match header.cells(text, header.len())? {
+        Cells::Full(cells) => Some(cells),
+        // `column -t` drops an empty cell and shifts the rest left, so a
+        // row one cell short had one property set to the empty string.
+        // Only the tag is free text that users empty (`set tag=`); the
+        // other columns are `on`/`off`, `up`/`down` or `-` when unset.
+        Cells::Collapsed(mut cells) if cells.len() + 1 == header.len() => {
+            let tag = columns.iter().position(|&c| c == Column::Tag)?;
+            if tag > cells.len() {
+                return None;
+            }
+            cells.insert(tag, "");
+            Some(cells)
+        }
+        Cells::Collapsed(_) => None,
+    }
+}
+
+const FOREIGN_ROW: &str = "a foreign jail row: JID  PATH  IP4  HOSTNAME";
+
+fn foreign_row(line: Line<'_>, cells: &[&str]) -> Result<ForeignJail, ParseError> {
     let Some(Some(jid)) = jid(cells[0]) else {
-        return Err(ParseError::unexpected(line.number, line.text, ROW));
+        return Err(ParseError::unexpected(line.number, line.text, FOREIGN_ROW));
     };
     Ok(ForeignJail {
         jid,
@@ -334,13 +375,20 @@ fn is_release(text: &str) -> bool {
 }
 
 /// Parses `iocage list -r`: legacy `Downloaded releases:` and its indented
-/// lines, Python's `Bases fetched` table, or Python `-h` bare names.
-pub fn parse_releases(input: &str) -> Result<Vec<String>, ParseError> {
+/// lines, Python's `Bases fetched` table, or Python `-h` bare names. Lines
+/// before and after them are messages.
+pub fn parse_releases(input: &str) -> Result<Parsed<Vec<String>>, ParseError> {
     let input = clean_output(input);
     let mut it = lines(&input);
-    let first = skip_preamble(&mut it)?.ok_or_else(|| ParseError::empty(RELEASES))?;
-    let mut releases = Vec::new();
+    let mut outside = Outside::default();
+    let is_start = |text: &str| {
+        is_border(text) || text.trim_end() == "Downloaded releases:" || is_release(text.trim())
+    };
+    let first = outside
+        .until(&mut it, is_start)
+        .ok_or_else(|| outside.missing(RELEASES))?;
     if is_border(first.text) {
+        let mut releases = Vec::new();
         let table = texttable::parse(first, &mut it, RELEASES)?;
         if table.header.len() != 1 || table.header[0] != "Bases fetched" {
             let line = table.header_line;
@@ -352,23 +400,18 @@ pub fn parse_releases(input: &str) -> Result<Vec<String>, ParseError> {
             }
             releases.push(cells[0].to_string());
         }
-        return Ok(releases);
+        outside.rest(table.after);
+        return Ok(outside.with(releases));
     }
-    // Legacy prints each name with `printf "%1s %-s \n" "" REL`: two spaces
-    // before, one after.
+    // Legacy develop prints each name with `printf "%1s %-s \n" "" REL`: two
+    // spaces before, one after; 1.7.x with `printf "%15s\n"`.
     let legacy = first.text.trim_end() == "Downloaded releases:";
     let rest = if legacy { None } else { Some(first) };
-    for line in rest.into_iter().chain(it) {
-        if line.is_blank() {
-            continue;
-        }
+    let releases = items(rest.into_iter().chain(it), &mut outside, RELEASE, |line| {
         let name = line.text.trim();
-        if !is_release(name) {
-            return Err(ParseError::unexpected(line.number, line.text, RELEASE));
-        }
-        releases.push(name.to_owned());
-    }
-    Ok(releases)
+        is_release(name).then(|| Ok(name.to_owned()))
+    })?;
+    Ok(outside.with(releases))
 }
 
 /// Prints releases as `flavour`'s `iocage list -r` does.
@@ -405,28 +448,30 @@ fn remote_release(input: &str) -> IResult<&str, RemoteRelease> {
     ))
 }
 
+fn remote_line(text: &str) -> Option<RemoteRelease> {
+    match all_consuming(remote_release).parse(text.trim_end()) {
+        Ok((_, release)) if is_release(&release.name) => Some(release),
+        _ => None,
+    }
+}
+
 /// Parses Python `iocage list -R`: one release a line, plain or numbered.
-pub fn parse_remote_releases(input: &str) -> Result<Vec<RemoteRelease>, ParseError> {
+/// Lines before and after them are messages.
+pub fn parse_remote_releases(input: &str) -> Result<Parsed<Vec<RemoteRelease>>, ParseError> {
+    const REMOTE: &str = "a release name, optionally '[N] ' before and ' (EOL)' after";
     let input = clean_output(input);
     let mut it = lines(&input);
-    let first = skip_preamble(&mut it)?.ok_or_else(|| ParseError::empty(RELEASE))?;
-    let mut releases = Vec::new();
-    for line in std::iter::once(first).chain(it) {
-        if line.is_blank() {
-            continue;
-        }
-        match all_consuming(remote_release).parse(line.text.trim_end()) {
-            Ok((_, release)) if is_release(&release.name) => releases.push(release),
-            _ => {
-                return Err(ParseError::unexpected(
-                    line.number,
-                    line.text,
-                    "a release name, optionally '[N] ' before and ' (EOL)' after",
-                ));
-            }
-        }
-    }
-    Ok(releases)
+    let mut outside = Outside::default();
+    let first = outside
+        .until(&mut it, |text| remote_line(text).is_some())
+        .ok_or_else(|| outside.missing(REMOTE))?;
+    let releases = items(
+        std::iter::once(first).chain(it),
+        &mut outside,
+        REMOTE,
+        |line| remote_line(line.text).map(Ok),
+    )?;
+    Ok(outside.with(releases))
 }
 
 /// Prints remote releases as Python `iocage list -R` does; `numbered` gives
@@ -450,17 +495,25 @@ const PLUGINS: &str = "a plugin table 'NAME | DESCRIPTION | PKG | ICON'";
 
 /// Parses Python `iocage list -PR` (the remote plugin index): a texttable
 /// whose long cells wrap over several lines, or the older
-/// `[N] name - description (pkg)` lines.
-pub fn parse_plugins(input: &str) -> Result<Vec<Plugin>, ParseError> {
+/// `[N] name - description (pkg)` lines. Lines before and after them are
+/// messages (1.x prints git's progress before the table).
+pub fn parse_plugins(input: &str) -> Result<Parsed<Vec<Plugin>>, ParseError> {
     let input = clean_output(input);
     let mut it = lines(&input);
-    let first = skip_preamble(&mut it)?.ok_or_else(|| ParseError::empty(PLUGINS))?;
+    let mut outside = Outside::default();
+    let is_start = |text: &str| is_border(text) || old_plugin(text).is_some();
+    let first = outside
+        .until(&mut it, is_start)
+        .ok_or_else(|| outside.missing(PLUGINS))?;
     if !is_border(first.text) {
-        return std::iter::once(first)
-            .chain(it)
-            .filter(|line| !line.is_blank())
-            .map(old_plugin)
-            .collect();
+        const OLD: &str = "a plugin table, or '[N] name - description (pkg)'";
+        let plugins = items(
+            std::iter::once(first).chain(it),
+            &mut outside,
+            OLD,
+            |line| old_plugin(line.text).map(Ok),
+        )?;
+        return Ok(outside.with(plugins));
     }
     let table = texttable::parse(first, &mut it, PLUGINS)?;
     let position = |name: &str| table.header.iter().position(|h| h == name);
@@ -472,7 +525,7 @@ pub fn parse_plugins(input: &str) -> Result<Vec<Plugin>, ParseError> {
     let cell = |cells: &[Cow<'_, str>], at: Option<usize>| {
         at.map_or_else(String::new, |i| cells[i].to_string())
     };
-    Ok(table
+    let plugins = table
         .rows
         .iter()
         .map(|(_, cells)| Plugin {
@@ -481,20 +534,21 @@ pub fn parse_plugins(input: &str) -> Result<Vec<Plugin>, ParseError> {
             pkg: cell(cells, pkg),
             icon: cell(cells, icon),
         })
-        .collect())
+        .collect();
+    outside.rest(table.after);
+    Ok(outside.with(plugins))
 }
 
-fn old_plugin(line: Line<'_>) -> Result<Plugin, ParseError> {
-    const OLD: &str = "a plugin table, or '[N] name - description (pkg)'";
-    let error = || ParseError::unexpected(line.number, line.text, OLD);
-    let text = line.text.trim_end();
+/// One `[N] name - description (pkg)` line of 2017 Python `list -PR`.
+fn old_plugin(text: &str) -> Option<Plugin> {
+    let text = text.trim_end();
     let (rest, _) = delimited(tag::<_, _, nom::error::Error<&str>>("["), digit1, tag("] "))
         .parse(text)
-        .map_err(|_| error())?;
-    let (name, rest) = rest.split_once(" - ").ok_or_else(error)?;
-    let open = rest.rfind(" (").ok_or_else(error)?;
-    let pkg = rest[open + 2..].strip_suffix(')').ok_or_else(error)?;
-    Ok(Plugin {
+        .ok()?;
+    let (name, rest) = rest.split_once(" - ")?;
+    let open = rest.rfind(" (")?;
+    let pkg = rest[open + 2..].strip_suffix(')')?;
+    Some(Plugin {
         name: name.to_owned(),
         description: rest[..open].to_owned(),
         pkg: pkg.to_owned(),

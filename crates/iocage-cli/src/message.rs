@@ -43,19 +43,69 @@ pub(crate) fn legacy_message(text: &str) -> Option<Message> {
     prefixed(text).ok().map(|(_, message)| message)
 }
 
+/// The level of a line Python iocage logs around any command's output, if
+/// `text` is one (its levels show only in the stream; here they are named).
+/// Each case cites the freebsd/iocage source (@6f6f4eb) that prints it.
+fn python_notice(text: &str) -> Option<Level> {
+    let text = text.trim();
+    // IOCCheck creating a missing dataset `pool/iocage/...`, on a first run
+    // and after every `clean` (iocage_lib/ioc_check.py:110-113).
+    if let Some(dataset) = text.strip_prefix("Creating ")
+        && dataset.contains('/')
+        && !dataset.contains(' ')
+    {
+        return Some(Level::Info);
+    }
+    // iocage_lib/ioc_json.py:1295-1299.
+    if text == "Default configuration missing, creating one" {
+        return Some(Level::Notice);
+    }
+    // iocage_lib/ioc_start.py:1528-1535 (`for ipv4.` / `for ipv6.`) and
+    // :1517-1521.
+    if text.starts_with("No default gateway found for ") || text == "No default interface found" {
+        return Some(Level::Warning);
+    }
+    // Python's warnings module: `path.py:12: DeprecationWarning: ...`.
+    if text.contains("DeprecationWarning: ") || text.contains("UserWarning: ") {
+        return Some(Level::Warning);
+    }
+    None
+}
+
+/// Whether `text` is one of the lines iocage prints around any command's
+/// output rather than as part of it: a legacy prefixed message, a legacy
+/// banner, or a notice Python logs (`python_notice`).
+pub(crate) fn is_known_notice(text: &str) -> bool {
+    legacy_message(text).is_some() || crate::text::is_banner(text) || python_notice(text).is_some()
+}
+
+/// A line outside what a parser read, as a message: its legacy prefix gives
+/// the level, a known Python notice its logging level, anything else is
+/// [`Level::Plain`].
+pub(crate) fn notice(text: &str) -> Message {
+    if let Some(message) = legacy_message(text) {
+        return message;
+    }
+    let level = if crate::text::is_banner(text) {
+        Level::Info
+    } else {
+        python_notice(text).unwrap_or(Level::Plain)
+    };
+    Message {
+        level,
+        text: text.trim().to_owned(),
+    }
+}
+
 /// Every non-blank line of `input` as a message: prefixed lines get their
-/// level, other lines are [`Level::Plain`] (Python has no prefixes: its
+/// level, the notices Python logs around every command get the level it logs
+/// them at, other lines are [`Level::Plain`] (Python has no prefixes: its
 /// errors and warnings are the lines it prints on standard error).
 pub fn parse_messages(input: &str) -> Vec<Message> {
     let input = clean_output(input);
     lines(&input)
         .filter(|line| !line.is_blank())
-        .map(|line| {
-            legacy_message(line.text).unwrap_or_else(|| Message {
-                level: Level::Plain,
-                text: line.text.trim().to_owned(),
-            })
-        })
+        .map(|line| notice(line.text))
         .collect()
 }
 
@@ -66,6 +116,7 @@ pub(crate) fn render_message(message: &Message, flavour: Flavour) -> String {
         Level::Warning => "WARNING",
         Level::Info => "INFO",
         Level::Hint => "HINT",
+        Level::Notice => "NOTICE",
         Level::Plain => return message.text.clone(),
     };
     match flavour {

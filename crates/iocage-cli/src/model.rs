@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub enum Flavour {
     /// The legacy shell iocage (1.x, 2016) the sysadm API was written against.
     Legacy,
-    /// The Python iocage (1.2 and later).
+    /// The Python iocage (0.9 and later; see [`IocageVersion`](crate::IocageVersion) for which are driven).
     Python,
 }
 
@@ -89,7 +89,8 @@ impl Column {
             "TAG" => Column::Tag,
             "TYPE" => Column::Type,
             "RELEASE" => Column::Release,
-            "IP4" => Column::Ip4,
+            // Legacy 1.7.5/1.7.6 name the column `IP` (lib/ioc-info@6189eac:116).
+            "IP4" | "IP" => Column::Ip4,
             "IP6" => Column::Ip6,
             "TEMPLATE" => Column::Template,
             "BASEJAIL" => Column::Basejail,
@@ -341,6 +342,8 @@ pub enum Level {
     Info,
     /// `HINT:`.
     Hint,
+    /// Python's NOTICE level (`Default configuration missing, creating one`).
+    Notice,
     /// No prefix: Python prints none, legacy prints some lines bare.
     Plain,
 }
@@ -352,6 +355,38 @@ pub struct Message {
     pub level: Level,
     /// The text after the prefix.
     pub text: String,
+}
+
+/// What a parser read: the value, and the lines around it that were not part
+/// of it (warnings, banners, first-run `Creating pool/iocage/...` lines,
+/// prompts), in the order iocage printed them. Such lines never shift a
+/// column, drop a row or fail the parse; a line *inside* a table or block
+/// that is not part of it is still an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parsed<T> {
+    /// What the output describes.
+    pub value: T,
+    /// The lines before and after it, each with its level (`Plain` when
+    /// nothing says which).
+    pub messages: Vec<Message>,
+}
+
+impl<T> Parsed<T> {
+    /// A value with no messages around it.
+    pub fn new(value: T) -> Parsed<T> {
+        Parsed {
+            value,
+            messages: Vec::new(),
+        }
+    }
+
+    /// The same messages around another value.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Parsed<U> {
+        Parsed {
+            value: f(self.value),
+            messages: self.messages,
+        }
+    }
 }
 
 /// The result of one start or stop step.

@@ -11,8 +11,8 @@ use nom::{IResult, Parser};
 use crate::clean::clean_output;
 use crate::error::ParseError;
 use crate::message::{legacy_message, render_message};
-use crate::model::{Action, Flavour, Level, StartStopLine, StartStopReport, StepStatus};
-use crate::text::{Line, is_banner, lines};
+use crate::model::{Action, Flavour, Level, Parsed, StartStopLine, StartStopReport, StepStatus};
+use crate::text::{Line, Outside, is_banner, lines};
 
 /// Legacy status lines end at this column.
 const STATUS_COLUMN: usize = 31;
@@ -63,6 +63,17 @@ pub(crate) fn name_and_tag(subject: &str) -> Option<(String, Option<String>)> {
 
 fn step(rest: &str) -> StartStopLine {
     let trimmed = rest.trim_end();
+    // Python 1.x reports a DHCP failure inside the step text:
+    // `  + Acquiring DHCP address: FAILED, address received: 0.0.0.0`
+    // (iocage_lib/ioc_start.py@6f6f4eb:947-952).
+    if let Some((step, _)) = trimmed.split_once(": FAILED,") {
+        if !step.is_empty() {
+            return StartStopLine::Step {
+                step: trimmed.to_owned(),
+                status: Some(StepStatus::Failed),
+            };
+        }
+    }
     // Correct format is the step, padding, then the status. Unfortunately
     // legacy prints `  + Removing jail processFAILED` with no space at all
     // (the prefix is 25 characters, FAILED 6), so the status is matched as a
@@ -117,31 +128,48 @@ pub(crate) fn classify(line: Line<'_>) -> Result<Option<StartStopLine>, ParseErr
         }
         return Ok(Some(StartStopLine::Message(message)));
     }
-    for (suffix, up) in [(" is already running!", true), (" is not running!", false)] {
-        if let Some(name) = text.strip_suffix(suffix)
-            && !name.is_empty()
-            && !name.contains(' ')
+    // Python prints `NAME is already running!` / `NAME is not running!`
+    // (0.9.x with the tag: `UUID (TAG) is already running!`,
+    // iocage/lib/ioc_start.py@822d006f:348, ioc_stop.py@822d006f:56);
+    // legacy 1.7.x print `* UUID: is already up` on stdout
+    // (lib/ioc-rc@6189eac:38-41, 377-380).
+    const ALREADY: [(&str, &str, bool); 4] = [
+        ("", " is already running!", true),
+        ("", " is not running!", false),
+        ("* ", ": is already up", true),
+        ("* ", ": is already down", false),
+    ];
+    // Python 0.9.8-1.1 raise such an EXCEPTION-level message when stdout is
+    // no terminal, so it ends a traceback as `RuntimeError: <message>`
+    // (iocage_lib/ioc_common.py@8fc88756:62-66).
+    let text = text.strip_prefix("RuntimeError: ").unwrap_or(text);
+    for (prefix, suffix, up) in ALREADY {
+        if let Some((name, tag)) = text
+            .strip_prefix(prefix)
+            .and_then(|t| t.strip_suffix(suffix))
+            .and_then(name_and_tag)
         {
-            return Ok(Some(StartStopLine::Already {
-                name: name.to_owned(),
-                tag: None,
-                up,
-            }));
+            return Ok(Some(StartStopLine::Already { name, tag, up }));
         }
     }
     Ok(None)
 }
 
-/// Parses `iocage start` or `iocage stop` output, either flavour. Lines that
-/// iocage did not write itself (jail(8), rc scripts) are kept as output once
-/// a `* Starting` line has been seen; before it they are an error. A legacy
-/// `ERROR:` line is an error.
-pub fn parse_start_stop(input: &str) -> Result<StartStopReport, ParseError> {
+/// Parses `iocage start` or `iocage stop` output, either flavour. Lines
+/// that iocage did not write itself (jail(8), rc scripts) are kept as output
+/// once a `* Starting` line has been seen; before it they are messages
+/// (zfs errors, notices). A legacy `ERROR:` line is an error.
+pub fn parse_start_stop(input: &str) -> Result<Parsed<StartStopReport>, ParseError> {
     let input = clean_output(input);
     let mut report = StartStopReport::default();
+    let mut outside = Outside::default();
     let mut begun = false;
     for line in lines(&input) {
-        if line.is_blank() || (report.lines.is_empty() && is_banner(line.text)) {
+        if line.is_blank() {
+            continue;
+        }
+        if report.lines.is_empty() && is_banner(line.text) {
+            outside.push(line);
             continue;
         }
         match classify(line)? {
@@ -155,13 +183,13 @@ pub fn parse_start_stop(input: &str) -> Result<StartStopReport, ParseError> {
             None if begun => report.lines.push(StartStopLine::Output {
                 text: line.text.to_owned(),
             }),
-            None => return Err(ParseError::unexpected(line.number, line.text, START_STOP)),
+            None => outside.push(line),
         }
     }
     if report.lines.is_empty() {
-        return Err(ParseError::empty(START_STOP));
+        return Err(outside.missing(START_STOP));
     }
-    Ok(report)
+    Ok(outside.with(report))
 }
 
 fn padded(prefix: &str, status: &str) -> String {

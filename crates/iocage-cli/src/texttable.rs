@@ -18,6 +18,9 @@ pub(crate) struct Table<'a> {
     pub(crate) header: Vec<Cow<'a, str>>,
     pub(crate) header_line: Line<'a>,
     pub(crate) rows: Vec<(Line<'a>, Vec<Cow<'a, str>>)>,
+    /// The lines after the bottom border (blank lines included): not part
+    /// of the table.
+    pub(crate) after: Vec<Line<'a>>,
 }
 
 /// Whether `text` is a texttable border or separator line.
@@ -30,7 +33,9 @@ pub(crate) fn is_border(text: &str) -> bool {
 }
 
 /// Reads a table whose top border is `first`; consumes the lines up to the
-/// bottom border, and then blank lines only.
+/// bottom border and returns those after it in [`Table::after`]. A line
+/// after the last border that is followed by more of the table (a border or
+/// a `| ` row) is inside the table, and an error.
 pub(crate) fn parse<'a>(
     first: Line<'a>,
     lines: &mut impl Iterator<Item = Line<'a>>,
@@ -57,21 +62,11 @@ pub(crate) fn parse<'a>(
     let mut group: Vec<Vec<&'a str>> = Vec::new();
     let mut group_line: Option<Line<'a>> = None;
     let mut last = first;
-    let mut closed = false;
+    let mut end: Option<Line<'a>> = None;
     for line in lines.by_ref() {
         last = line;
         let text = line.text.trim_end();
-        if closed {
-            if line.is_blank() {
-                continue;
-            }
-            return Err(ParseError::unexpected(
-                line.number,
-                line.text,
-                "nothing after the table's bottom border",
-            ));
-        }
-        if text.starts_with('+') {
+        if text.starts_with('+') && end.is_none() {
             if !is_border(text) || text.len() != width || !same_plus(text, &plus) {
                 return Err(ParseError::unexpected(
                     line.number,
@@ -84,7 +79,7 @@ pub(crate) fn parse<'a>(
                     return Err(ParseError::unexpected(line.number, line.text, expected));
                 }
                 // A header with no rows: `+===+` followed by the bottom border.
-                closed = true;
+                end = Some(line);
                 continue;
             };
             let cells = join(&group, &widths, header.is_none());
@@ -109,7 +104,18 @@ pub(crate) fn parse<'a>(
             }
             continue;
         }
-        let Some(cells) = split_row(line.text, &plus, width) else {
+        let row = if end.is_some() || line.is_blank() {
+            None
+        } else {
+            split_row(line.text, &plus, width)
+        };
+        let Some(cells) = row else {
+            // After a `+---+` line with the header read, a line that is no
+            // row ends the table, unless more of the table follows: then it
+            // was inside it.
+            if group_line.is_none() && header.is_some() {
+                return trailing(line, lines, header, rows);
+            }
             return Err(ParseError::unexpected(
                 line.number,
                 line.text,
@@ -135,6 +141,39 @@ pub(crate) fn parse<'a>(
         header,
         header_line,
         rows,
+        after: Vec::new(),
+    })
+}
+
+type Header<'a> = Option<(Line<'a>, Vec<Cow<'a, str>>)>;
+type Rows<'a> = Vec<(Line<'a>, Vec<Cow<'a, str>>)>;
+
+/// The table ended before `line`: it and the lines after it are outside the
+/// table, unless a border or row line follows, which puts `line` inside.
+fn trailing<'a>(
+    line: Line<'a>,
+    lines: &mut impl Iterator<Item = Line<'a>>,
+    header: Header<'a>,
+    rows: Rows<'a>,
+) -> Result<Table<'a>, ParseError> {
+    let mut after = Vec::new();
+    for next in std::iter::once(line).chain(lines) {
+        let text = next.text.trim_start();
+        if is_border(next.text) || text.starts_with("| ") {
+            return Err(ParseError::unexpected(
+                line.number,
+                line.text,
+                "a table row '| ... |' or border inside the table",
+            ));
+        }
+        after.push(next);
+    }
+    let (header_line, header) = header.expect("the caller checked");
+    Ok(Table {
+        header,
+        header_line,
+        rows,
+        after,
     })
 }
 

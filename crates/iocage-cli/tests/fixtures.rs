@@ -118,3 +118,45 @@ fn every_fixture_directory_has_a_family() {
     }
     assert!(files >= 60, "only {files} fixtures");
 }
+
+/// Every real capture (`real-*.txt`) names its source in `SOURCES.md`, and
+/// every file `SOURCES.md` names exists.
+#[test]
+fn every_real_capture_has_its_source_recorded() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/iocage");
+    let sources = std::fs::read_to_string(root.join("SOURCES.md")).unwrap();
+    let mut captures = 0;
+    for flavour in ["legacy", "python"] {
+        for command in std::fs::read_dir(root.join(flavour)).unwrap() {
+            for outcome in std::fs::read_dir(command.unwrap().path()).unwrap() {
+                for file in std::fs::read_dir(outcome.unwrap().path()).unwrap() {
+                    let path = file.unwrap().path();
+                    let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+                    if !name.starts_with("real-") {
+                        continue;
+                    }
+                    captures += 1;
+                    let relative = path
+                        .strip_prefix(&root)
+                        .unwrap()
+                        .to_str()
+                        .unwrap()
+                        .to_owned();
+                    let row = sources
+                        .lines()
+                        .find(|line| line.starts_with(&format!("| `{relative}` |")))
+                        .unwrap_or_else(|| panic!("{relative} is not in SOURCES.md"));
+                    assert!(row.contains("https://github.com/"), "{row}");
+                }
+            }
+        }
+    }
+    for line in sources.lines().filter(|line| line.starts_with("| `")) {
+        let relative = line.split('`').nth(1).unwrap();
+        assert!(
+            root.join(relative).is_file(),
+            "SOURCES.md names a missing {relative}"
+        );
+    }
+    assert!(captures >= 14, "only {captures} real captures");
+}

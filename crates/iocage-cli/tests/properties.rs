@@ -165,7 +165,7 @@ proptest! {
 
     #[test]
     fn a_bare_value_round_trips(value in "[a-z0-9/][ -~]{0,40}[a-z0-9]") {
-        prop_assert_eq!(parse_get_value(&render::get_value(&value)).unwrap(), value);
+        prop_assert_eq!(parse_get_value(&render::get_value(&value)).unwrap().value, value);
     }
 
     #[test]
@@ -236,7 +236,7 @@ proptest! {
             .collect();
         let list = JailList { columns, jails, foreign: Vec::new() };
         let text = render::list_scripted(&list);
-        prop_assert_eq!(parse_list(&text).unwrap(), list, "{}", text);
+        prop_assert_eq!(parse_list(&text).unwrap().value, list, "{}", text);
         prop_assert_eq!(detect_flavour(&text), Some(Flavour::Python));
     }
 
@@ -258,7 +258,7 @@ proptest! {
         let mut report = CreateReport { lines };
         report.lines.push(CreateLine::Created { how: Creation::Created, name: last, tag: None });
         let text = render::create(&report, Flavour::Legacy);
-        prop_assert_eq!(parse_create(&text).unwrap(), report, "{}", text);
+        prop_assert_eq!(parse_create(&text).unwrap().value, report, "{}", text);
     }
 
     #[test]
@@ -281,7 +281,7 @@ proptest! {
         let mut report = CreateReport { lines };
         report.lines.push(CreateLine::Created { how: Creation::Created, name: last, tag: None });
         let text = render::create(&report, Flavour::Python);
-        prop_assert_eq!(parse_create(&text).unwrap(), report, "{}", text);
+        prop_assert_eq!(parse_create(&text).unwrap().value, report, "{}", text);
         prop_assert_eq!(detect_flavour(&text), Some(Flavour::Python));
     }
 
@@ -314,7 +314,7 @@ proptest! {
             .collect();
         let report = DestroyReport { lines };
         let text = render::destroy(&report, flavour);
-        prop_assert_eq!(parse_destroy(&text).unwrap(), report, "{}", text);
+        prop_assert_eq!(parse_destroy(&text).unwrap().value, report, "{}", text);
     }
 
     #[test]
@@ -330,7 +330,7 @@ proptest! {
         };
         let report = StartStopReport { lines: std::iter::once(first).chain(lines).collect() };
         let text = render::start_stop(&report, Flavour::Legacy);
-        prop_assert_eq!(parse_start_stop(&text).unwrap(), report, "{}", text);
+        prop_assert_eq!(parse_start_stop(&text).unwrap().value, report, "{}", text);
     }
 
     #[test]
@@ -356,7 +356,7 @@ proptest! {
     fn a_legacy_activation_prints_nothing_and_parses_back(pool in "[a-z][a-z0-9_-]{0,10}") {
         let activation = Activation { pool: Some(pool) };
         let text = render::activate(&activation, Flavour::Legacy);
-        prop_assert_eq!(parse_activate(&text).unwrap(), Activation { pool: None });
+        prop_assert_eq!(parse_activate(&text).unwrap().value, Activation { pool: None });
     }
 }
 
@@ -380,5 +380,5 @@ fn a_step_as_wide_as_the_status_column_keeps_its_status() {
     };
     let text = render::start_stop(&report, Flavour::Legacy);
     assert!(text.contains("(((aOK\n"), "{text}");
-    assert_eq!(parse_start_stop(&text).unwrap(), report);
+    assert_eq!(parse_start_stop(&text).unwrap().value, report);
 }

@@ -192,17 +192,85 @@ fn start_stop(flavour: Flavour) -> impl Strategy<Value = StartStopReport> {
     })
 }
 
+/// Lines iocage prints around a command's output (first-run, warnings,
+/// zfs errors), as `(text, level)`.
+fn noise() -> impl Strategy<Value = Vec<(&'static str, Level)>> {
+    prop::collection::vec(
+        prop::sample::select(vec![
+            ("Creating tank/iocage/templates", Level::Info),
+            ("Default configuration missing, creating one", Level::Notice),
+            ("No default gateway found for ipv6.", Level::Warning),
+            ("  WARNING: Replacing tag www!", Level::Warning),
+            (
+                "cannot open 'tank/iocage/jails/x': dataset does not exist",
+                Level::Plain,
+            ),
+            ("Setting up zpool [tank] for iocage usage...", Level::Info),
+        ]),
+        0..3,
+    )
+}
+
+fn noisy(before: &[(&str, Level)], text: &str, after: &[(&str, Level)]) -> (String, Vec<Message>) {
+    let mut out = String::new();
+    for (line, _) in before {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(text);
+    for (line, _) in after {
+        out.push_str(line);
+        out.push('\n');
+    }
+    let messages = before
+        .iter()
+        .chain(after)
+        .map(|(line, level)| Message {
+            level: *level,
+            text: line.trim().trim_start_matches("WARNING: ").to_owned(),
+        })
+        .collect();
+    (out, messages)
+}
+
 proptest! {
+    #[test]
+    fn lines_around_a_table_are_messages_and_change_nothing(
+        legacy in legacy_list(),
+        python in python_list(),
+        rows in prop::collection::vec(df_row(true), 0..4),
+        props in properties(),
+        before in noise(),
+        after in noise(),
+    ) {
+        let check = |text: String| noisy(&before, &text, &after);
+        for (list, flavour) in [(legacy, Flavour::Legacy), (python, Flavour::Python)] {
+            let (text, messages) = check(render::list(&list, flavour));
+            let parsed = parse_list(&text).unwrap();
+            prop_assert_eq!(&parsed.value, &list, "{}", text);
+            prop_assert_eq!(&parsed.messages, &messages, "{}", text);
+        }
+        let (text, messages) = check(render::df(&rows, Flavour::Legacy));
+        let parsed = parse_df(&text).unwrap();
+        prop_assert_eq!(&parsed.value, &rows, "{}", text);
+        prop_assert_eq!(&parsed.messages, &messages, "{}", text);
+        prop_assume!(!props.0.is_empty());
+        let (text, messages) = check(render::get_all(&props));
+        let parsed = parse_get_all(&text).unwrap();
+        prop_assert_eq!(&parsed.value, &props, "{}", text);
+        prop_assert_eq!(&parsed.messages, &messages, "{}", text);
+    }
+
     #[test]
     fn legacy_list_round_trips(list in legacy_list()) {
         let text = render::list(&list, Flavour::Legacy);
-        prop_assert_eq!(parse_list(&text).unwrap(), list, "{}", text);
+        prop_assert_eq!(parse_list(&text).unwrap().value, list, "{}", text);
     }
 
     #[test]
     fn python_list_round_trips(list in python_list()) {
         let text = render::list(&list, Flavour::Python);
-        prop_assert_eq!(parse_list(&text).unwrap(), list, "{}", text);
+        prop_assert_eq!(parse_list(&text).unwrap().value, list, "{}", text);
     }
 
     #[test]
@@ -213,16 +281,16 @@ proptest! {
             (rows.into_iter().map(|r| DfRow { tag: None, ..r }).collect(), Flavour::Python)
         };
         let text = render::df(&rows, flavour);
-        prop_assert_eq!(parse_df(&text).unwrap(), rows, "{}", text);
+        prop_assert_eq!(parse_df(&text).unwrap().value, rows, "{}", text);
     }
 
     #[test]
     fn get_all_and_defaults_round_trip(props in properties()) {
         prop_assume!(!props.0.is_empty());
         let text = render::get_all(&props);
-        prop_assert_eq!(parse_get_all(&text).unwrap(), props.clone());
+        prop_assert_eq!(parse_get_all(&text).unwrap().value, props.clone());
         let text = render::defaults(&props);
-        prop_assert_eq!(parse_defaults(&text).unwrap(), props);
+        prop_assert_eq!(parse_defaults(&text).unwrap().value, props);
     }
 
     #[test]
@@ -239,7 +307,7 @@ proptest! {
         };
         let flavour = if legacy { Flavour::Legacy } else { Flavour::Python };
         let text = render::get_recursive(&get, flavour);
-        prop_assert_eq!(parse_get_recursive(&text).unwrap(), get, "{}", text);
+        prop_assert_eq!(parse_get_recursive(&text).unwrap().value, get, "{}", text);
     }
 
     #[test]
@@ -253,7 +321,7 @@ proptest! {
             .map(|(name, description, pkg, icon)| Plugin { name, description, pkg, icon })
             .collect();
         let text = render::plugins(&plugins);
-        let parsed = parse_plugins(&text).unwrap();
+        let parsed = parse_plugins(&text).unwrap().value;
         // A word exactly as wide as its column loses the space after it
         // (texttable leaves no trace); compare without spaces there.
         for (got, want) in parsed.iter().zip(&plugins) {
@@ -266,13 +334,13 @@ proptest! {
     #[test]
     fn legacy_start_stop_round_trips(report in start_stop(Flavour::Legacy)) {
         let text = render::start_stop(&report, Flavour::Legacy);
-        prop_assert_eq!(parse_start_stop(&text).unwrap(), report, "{}", text);
+        prop_assert_eq!(parse_start_stop(&text).unwrap().value, report, "{}", text);
     }
 
     #[test]
     fn python_start_stop_round_trips(report in start_stop(Flavour::Python)) {
         let text = render::start_stop(&report, Flavour::Python);
-        prop_assert_eq!(parse_start_stop(&text).unwrap(), report, "{}", text);
+        prop_assert_eq!(parse_start_stop(&text).unwrap().value, report, "{}", text);
     }
 
     #[test]
@@ -291,12 +359,12 @@ proptest! {
             tag: if legacy && !other { tag.clone() } else { None },
         }).collect() };
         let text = render::create(&created, flavour);
-        prop_assert_eq!(parse_create(&text).unwrap(), created, "{}", text);
+        prop_assert_eq!(parse_create(&text).unwrap().value, created, "{}", text);
         let destroyed = DestroyReport { lines: jails.iter()
             .map(|(name, _, _)| DestroyLine::Destroying { name: name.clone() })
             .collect() };
         let text = render::destroy(&destroyed, flavour);
-        prop_assert_eq!(parse_destroy(&text).unwrap(), destroyed);
+        prop_assert_eq!(parse_destroy(&text).unwrap().value, destroyed);
     }
 
     #[test]
@@ -307,23 +375,23 @@ proptest! {
     ) {
         for flavour in [Flavour::Legacy, Flavour::Python] {
             let text = render::releases(&names, flavour);
-            prop_assert_eq!(&parse_releases(&text).unwrap(), &names);
+            prop_assert_eq!(&parse_releases(&text).unwrap().value, &names);
         }
         prop_assume!(!names.is_empty());
         let remote: Vec<RemoteRelease> = names.iter().zip(&eol)
             .map(|(name, &eol)| RemoteRelease { name: name.clone(), eol })
             .collect();
         let text = render::remote_releases(&remote, numbered);
-        prop_assert_eq!(parse_remote_releases(&text).unwrap(), remote);
+        prop_assert_eq!(parse_remote_releases(&text).unwrap().value, remote);
     }
 
     #[test]
     fn pool_and_activation_round_trip(pool in "[a-z][a-z0-9_-]{0,10}") {
         for flavour in [Flavour::Legacy, Flavour::Python] {
-            prop_assert_eq!(parse_pool(&render::pool(&pool, flavour)).unwrap(), pool.clone());
+            prop_assert_eq!(parse_pool(&render::pool(&pool, flavour)).unwrap().value, pool.clone());
         }
         let activation = Activation { pool: Some(pool) };
-        prop_assert_eq!(parse_activate(&render::activate(&activation, Flavour::Python)).unwrap(), activation);
+        prop_assert_eq!(parse_activate(&render::activate(&activation, Flavour::Python)).unwrap().value, activation);
     }
 
     /// Fragments of real output glued at random: borders, headers, control
@@ -395,7 +463,7 @@ fn renderers_reproduce_the_fixtures() {
     ] {
         let text = read(path);
         assert_eq!(
-            render::list(&parse_list(&text).unwrap(), flavour),
+            render::list(&parse_list(&text).unwrap().value, flavour),
             text,
             "{path}"
         );
@@ -411,7 +479,7 @@ fn renderers_reproduce_the_fixtures() {
     ] {
         let text = read(path);
         assert_eq!(
-            render::df(&parse_df(&text).unwrap(), flavour),
+            render::df(&parse_df(&text).unwrap().value, flavour),
             text,
             "{path}"
         );
@@ -424,7 +492,7 @@ fn renderers_reproduce_the_fixtures() {
         ("python/get-recursive/ok/table.txt", Flavour::Python),
     ] {
         let text = read(path);
-        let parsed = parse_get_recursive(&text).unwrap();
+        let parsed = parse_get_recursive(&text).unwrap().value;
         assert_eq!(render::get_recursive(&parsed, flavour), text, "{path}");
     }
     for (path, flavour) in [
@@ -437,11 +505,11 @@ fn renderers_reproduce_the_fixtures() {
         ("python/stop/ok/stop.txt", Flavour::Python),
     ] {
         let text = read(path);
-        let parsed = parse_start_stop(&text).unwrap();
+        let parsed = parse_start_stop(&text).unwrap().value;
         assert_eq!(render::start_stop(&parsed, flavour), text, "{path}");
     }
     let text = read("python/list-plugins/ok/wrapped.txt");
-    assert_eq!(render::plugins(&parse_plugins(&text).unwrap()), text);
+    assert_eq!(render::plugins(&parse_plugins(&text).unwrap().value), text);
     let text = read("legacy/get-all/ok/jail.txt");
-    assert_eq!(render::get_all(&parse_get_all(&text).unwrap()), text);
+    assert_eq!(render::get_all(&parse_get_all(&text).unwrap().value), text);
 }

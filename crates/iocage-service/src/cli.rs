@@ -3,7 +3,7 @@
 //!
 //! Each operation becomes one argument vector per iocage flavour (legacy
 //! shell iocage or Python iocage 1.x, asked once with `iocage --version`
-//! unless given), always with the flags that keep iocage from prompting
+//! unless given, refusing the versions `iocage-cli` says are not driven), always with the flags that keep iocage from prompting
 //! (`destroy -f`, `clean -f...`). Every user value is its own argv element;
 //! nothing passes through a shell.
 //!
@@ -17,8 +17,8 @@ use std::ffi::OsStr;
 
 use async_trait::async_trait;
 use iocage_cli::{
-    ExitKind, Flavour, Jail, Level, Output, ParseError, RunError, Runner, StartStopLine,
-    StartStopReport, StepStatus,
+    ExitKind, Flavour, IocageVersion, Jail, Level, Output, ParseError, Parsed, RunError, Runner,
+    StartStopLine, StartStopReport, StepStatus,
 };
 use tokio::sync::OnceCell;
 
@@ -36,17 +36,30 @@ const SHOWN_OUTPUT: usize = 4096;
 #[derive(Debug)]
 pub struct CliBackend {
     runner: Runner,
-    flavour: OnceCell<Flavour>,
+    detected: OnceCell<Detected>,
+}
+
+/// The flavour, and the version when it was asked.
+#[derive(Debug)]
+struct Detected {
+    flavour: Flavour,
+    version: Option<IocageVersion>,
 }
 
 impl CliBackend {
     /// A backend running iocage through `runner`. With `flavour` `None`, the
-    /// flavour is asked once, on first use, with `iocage --version`; a
-    /// failed detection is retried by the next operation.
+    /// version is asked once, on first use, with `iocage --version`, and a
+    /// version that is not supported ([`IocageVersion::supported`]) is
+    /// refused: every operation then fails with 503 naming it. A failed
+    /// detection is retried by the next operation. A given `flavour` skips
+    /// the question and the check: the operator vouches for the version.
     pub fn new(runner: Runner, flavour: Option<Flavour>) -> CliBackend {
         CliBackend {
             runner,
-            flavour: OnceCell::new_with(flavour),
+            detected: OnceCell::new_with(flavour.map(|flavour| Detected {
+                flavour,
+                version: None,
+            })),
         }
     }
 
@@ -57,19 +70,35 @@ impl CliBackend {
 
     /// The iocage flavour, detected on first use unless it was given.
     pub async fn flavour(&self) -> BackendResult<Flavour> {
-        self.flavour
-            .get_or_try_init(|| self.detect())
-            .await
-            .copied()
+        Ok(self.detected().await?.flavour)
     }
 
-    async fn detect(&self) -> BackendResult<Flavour> {
+    /// The iocage version, asked on first use; `None` when the flavour was
+    /// given instead.
+    pub async fn version(&self) -> BackendResult<Option<IocageVersion>> {
+        Ok(self.detected().await?.version.clone())
+    }
+
+    async fn detected(&self) -> BackendResult<&Detected> {
+        self.detected.get_or_try_init(|| self.detect()).await
+    }
+
+    async fn detect(&self) -> BackendResult<Detected> {
         let out = self.checked(&["--version"], Flavour::Legacy).await?;
-        version_flavour(&out.stdout).ok_or_else(|| BackendError::Failed {
-            text: format!(
-                "cannot tell which iocage this is: `iocage --version` printed {}",
-                raw(&out)
-            ),
+        let version = iocage_cli::parse_version(&out.stdout)
+            .map_err(|error| BackendError::Failed {
+                text: format!(
+                    "cannot tell which iocage this is ({error}): `iocage --version` printed {}",
+                    raw(&out)
+                ),
+            })?
+            .value;
+        version
+            .supported()
+            .map_err(|refusal| BackendError::Unavailable(refusal.to_string()))?;
+        Ok(Detected {
+            flavour: version.flavour(),
+            version: Some(version),
         })
     }
 
@@ -135,7 +164,7 @@ impl CliBackend {
         let out = self.run(&args).await?;
         // "Already up/down" is a notice on stderr: exit 1 in legacy and for
         // Python's start, exit 0 for Python's stop.
-        if let Some(text) = already(&out.stderr, flavour) {
+        if let Some(text) = already(&out.stderr, flavour, uuid) {
             return Ok(StateChange::Already(text));
         }
         if failed(&out, flavour) {
@@ -397,6 +426,13 @@ impl Backend for CliBackend {
             args.push("--".into());
         }
         args.push(uuid.to_owned());
+        // Python iocage runs a one-word command as `/bin/sh -c WORD`
+        // (iocage_cli/exec.py@c3198327:48-49, the same in 0.9.10), which
+        // would interpret a quoted word's spaces and `;` in the jail; env(1)
+        // makes every command at least two words and runs it as given.
+        if argv.len() == 1 {
+            args.push("/usr/bin/env".into());
+        }
         args.extend(argv.iter().cloned());
         let out = self.run(&args).await?;
         let mut lines: Vec<String> = out
@@ -534,28 +570,19 @@ impl Backend for CliBackend {
         Ok(plugins
             .into_iter()
             .map(|plugin| PluginInfo {
-                // `iocage fetch -P NAME` takes the NAME column.
-                id: plugin.name.clone(),
+                // The documents key plugins by package (`"btsync": {"id":
+                // "btsync", "name": "BitTorrent Sync"}`), the PKG column;
+                // `iocage fetch -P` takes it as well as the NAME.
+                id: if plugin.pkg.is_empty() {
+                    plugin.name.clone()
+                } else {
+                    plugin.pkg
+                },
                 name: plugin.name,
                 description: plugin.description,
             })
             .collect())
     }
-}
-
-/// The flavour `iocage --version` names: legacy prints
-/// `iocage DEVELOP (2016-02-10)` or `iocage 1.7.4 (...)`, Python `Version\t1.2`.
-fn version_flavour(text: &str) -> Option<Flavour> {
-    let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
-    if let Some(rest) = line.strip_prefix("Version")
-        && rest.starts_with(char::is_whitespace)
-    {
-        return Some(Flavour::Python);
-    }
-    if line.starts_with("iocage ") {
-        return Some(Flavour::Legacy);
-    }
-    None
 }
 
 /// The Python argv words for create/clone properties: `tag=` names the jail
@@ -652,20 +679,29 @@ fn status_line(line: &StartStopLine) -> String {
     }
 }
 
-/// The "already up/down" notice in `stderr`, as the simulated host words it
-/// for legacy (`UUID (TAG) is already up`) and as Python prints it.
-fn already(stderr: &str, flavour: Flavour) -> Option<String> {
-    let report: StartStopReport = iocage_cli::parse_start_stop(stderr).ok()?;
+/// The "already up/down" notice in `stderr`, in the documented wording
+/// (`<name> (<tag>) is already up`, the simulated host's) whatever this
+/// version printed: legacy `  INFO: U (T) is already up`, Python `N is
+/// already running!` / `N is not running!` (a Python name is its tag).
+///
+/// Only a notice about `jail` itself counts: Python 0.9.10 says
+/// `pgsql is already running!` when the jail asked for depends on a running
+/// pgsql (iocage/iocage#608), which says nothing about the jail asked for.
+fn already(stderr: &str, flavour: Flavour, jail: &str) -> Option<String> {
+    let report: StartStopReport = iocage_cli::parse_start_stop(stderr).ok()?.value;
     report.lines.iter().find_map(|line| match line {
-        StartStopLine::Already { name, tag, up } => Some(match flavour {
-            Flavour::Legacy => status_line(&StartStopLine::Already {
+        StartStopLine::Already { name, tag, up } if name == jail => {
+            let tag = match (flavour, tag) {
+                (_, Some(tag)) => tag.clone(),
+                (Flavour::Python, None) => name.clone(),
+                (Flavour::Legacy, None) => return None,
+            };
+            Some(status_line(&StartStopLine::Already {
                 name: name.clone(),
-                tag: tag.clone(),
+                tag: Some(tag),
                 up: *up,
-            }),
-            Flavour::Python if *up => format!("{name} is already running!"),
-            Flavour::Python => format!("{name} is not running!"),
-        }),
+            }))
+        }
         _ => None,
     })
 }
@@ -735,6 +771,15 @@ fn iocage_text(out: &Output) -> String {
 
 fn iocage_error<S: AsRef<str>>(args: &[S], out: &Output) -> BackendError {
     let mut text = iocage_text(out);
+    // sh's "command not found" status: legacy develop HEAD still dispatches
+    // `deactivate) __deactivate` (lib/ioc-cmd@ff9b266:88) to a function
+    // removed in 13de231, so sh prints `__deactivate: not found`, exit 127.
+    if out.exit == ExitKind::Code(127) {
+        let command = args.first().map_or("", AsRef::as_ref);
+        return BackendError::NotSupported {
+            what: format!("working `iocage {command}` command (it exits 127: {text})"),
+        };
+    }
     if text.is_empty() {
         text = format!(
             "{} ended with {} and printed nothing",
@@ -760,6 +805,8 @@ const CONFLICT: &[&str] = &[
     "dependent clone",
     "dependent jails",
     "is a template jail",
+    // Python's refusal to start a template (iocage_lib/iocage.py@c3198327:346-348).
+    "please convert back to a jail",
     "jails are stopped",
     "jexec: jail \"",
     "more then one pool",
@@ -807,9 +854,15 @@ fn classify<S: AsRef<str>>(text: String, args: &[S]) -> BackendError {
     }
 }
 
-/// A parse error as a failure carrying iocage's raw output.
-fn parsed<T>(out: &Output, result: Result<T, ParseError>) -> BackendResult<T> {
-    result.map_err(|error| unreadable(out, &error.to_string()))
+/// The parsed value, or a parse error as a failure carrying iocage's raw
+/// output. The lines iocage printed around the value (warnings, first-run
+/// notices) are logged; the API reply keeps its documented shape.
+fn parsed<T>(out: &Output, result: Result<Parsed<T>, ParseError>) -> BackendResult<T> {
+    let parsed = result.map_err(|error| unreadable(out, &error.to_string()))?;
+    for message in &parsed.messages {
+        tracing::info!(level = ?message.level, text = %message.text, "iocage printed a message around its output");
+    }
+    Ok(parsed.value)
 }
 
 fn unreadable(out: &Output, why: &str) -> BackendError {
@@ -842,21 +895,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn version_lines_tell_the_flavour() {
-        assert_eq!(
-            version_flavour("iocage DEVELOP (2016-02-10)\n"),
-            Some(Flavour::Legacy)
-        );
-        assert_eq!(
-            version_flavour("iocage 1.7.4 (2016-02-17)\n"),
-            Some(Flavour::Legacy)
-        );
-        assert_eq!(version_flavour("Version\t1.2\n"), Some(Flavour::Python));
-        assert_eq!(version_flavour("Versions are overrated\n"), None);
-        assert_eq!(version_flavour(""), None);
-    }
-
-    #[test]
     fn failures_are_classified_by_iocage_words() {
         let check = |text: &str, code: u16| {
             let error = classify(text.to_owned(), &["start"]);
@@ -872,7 +910,57 @@ mod tests {
         check("unsupported property: foo !", 400);
         check("foo is not a valid property!", 400);
         check("Error: No such command 'deactivate'.", 501);
+        check(
+            "Please convert back to a jail before trying to start tmpl",
+            409,
+        );
         check("something broke", 502);
+    }
+
+    #[test]
+    fn already_up_or_down_has_the_documented_wording_whatever_was_printed() {
+        let uuid = "0bf985de-ca0f-11e5-8d45-d05099728dbf";
+        assert_eq!(
+            already(
+                &format!("  INFO: {uuid} (test) is already up\n"),
+                Flavour::Legacy,
+                uuid
+            ),
+            Some(format!("{uuid} (test) is already up"))
+        );
+        assert_eq!(
+            already("web is not running!\n", Flavour::Python, "web"),
+            Some("web (web) is already down".to_owned())
+        );
+        // Python 1.0/1.1 with stdout on a pipe: a traceback ending in the message.
+        let traceback = "Traceback (most recent call last):\n  File \"/usr/local/bin/iocage\", line 10, in <module>\n    sys.exit(cli())\nRuntimeError: web is already running!\n";
+        assert_eq!(
+            already(traceback, Flavour::Python, "web"),
+            Some("web (web) is already up".to_owned())
+        );
+        // Another jail's notice (a running `depends` jail, iocage/iocage#608)
+        // is not about this one.
+        assert_eq!(
+            already("pgsql is already running!\n", Flavour::Python, "nextcloud"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_command_the_shell_cannot_find_is_not_supported() {
+        let out = Output {
+            command: "iocage deactivate tank".into(),
+            exit: ExitKind::Code(127),
+            stdout: String::new(),
+            stderr: "/usr/local/sbin/iocage: __deactivate: not found\n".into(),
+            truncated: false,
+        };
+        let error = iocage_error(&["deactivate", "tank"], &out);
+        assert_eq!(error.code().code(), 501, "{error:?}");
+        assert!(
+            error.to_string().contains("__deactivate: not found"),
+            "{error}"
+        );
     }
 
     #[test]

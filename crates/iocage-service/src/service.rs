@@ -308,6 +308,22 @@ impl Inner {
     async fn resolve(&self, name: &str) -> Result<JailInfo, ServiceError> {
         let jails = self.backend.list_jails().await?;
         if let Some(jail) = jails.iter().find(|jail| jail.tag == name) {
+            // A tag that reads as another jail's UUID or the start of it
+            // (made before tags were checked, or with iocage directly) could
+            // stand for either jail: never guess which one to change.
+            let lower = name.to_ascii_lowercase();
+            let other = jails.iter().find(|other| {
+                crate::validate::uuid_like(name)
+                    && other.uuid != jail.uuid
+                    && other.uuid.starts_with(&lower)
+            });
+            if let Some(other) = other {
+                return Err(ServiceError::bad_request(format!(
+                    "jail name {name} is ambiguous: it is the tag of jail {} and the start of \
+                     the UUID of jail {} ({}); give the full UUID",
+                    jail.uuid, other.uuid, other.tag
+                )));
+            }
             return Ok(jail.clone());
         }
         if let Some(jail) = jails.iter().find(|jail| jail.uuid == name) {

@@ -203,6 +203,17 @@ pub(crate) fn props(
                         "'default' and 'ALL' are reserved by iocage; choose another tag",
                     ));
                 }
+                if uuid_like(value) {
+                    // Jails are found by tag first, then UUID, then UUID
+                    // prefix: such a tag would stand for another jail's UUID.
+                    return Err(bad(
+                        action,
+                        "tag",
+                        value,
+                        "a tag must not read as a UUID or the start of one (8 or more hex digits, \
+                         dashes where a UUID has them); choose a tag with another letter in it",
+                    ));
+                }
             }
             "release" => release(action, value)?,
             "count" if value != "1" => {
@@ -387,9 +398,52 @@ fn shell_operator(text: &str) -> Option<String> {
     None
 }
 
+/// Whether `text` reads as a UUID or as the start of one that names a
+/// jail (iocage shows 8 characters): 8 to 36 characters that fit
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (hex digits, either case).
+pub(crate) fn uuid_like(text: &str) -> bool {
+    const SHAPE: &[u8; 36] = b"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    (8..=SHAPE.len()).contains(&text.len())
+        && text.bytes().zip(SHAPE).all(|(b, &shape)| {
+            if shape == b'x' {
+                b.is_ascii_hexdigit()
+            } else {
+                b == b'-'
+            }
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_that_read_as_uuids_are_refused() {
+        for tag in [
+            "0bf985de",
+            "0BF985DE-ca0f",
+            "0bf985de-ca0f-11e5-8d45-d05099728dbf",
+        ] {
+            let error = props("createjail", &format!("tag={tag}"), PropUse::Create).unwrap_err();
+            assert_eq!(error.code().code(), 400, "{tag}");
+            assert!(
+                error.details().contains("must not read as a UUID"),
+                "{error:?}"
+            );
+        }
+        for tag in [
+            "cafe",
+            "0bf985dz",
+            "web-0bf985de",
+            "2016-02-09@23:47:04",
+            "db01",
+        ] {
+            assert!(
+                props("createjail", &format!("tag={tag}"), PropUse::Create).is_ok(),
+                "{tag}"
+            );
+        }
+    }
 
     #[test]
     fn quoted_props_keep_spaces() {

@@ -648,7 +648,7 @@ fn parse_flavour(text: &str) -> Result<Flavour, String> {
         "legacy" => Ok(Flavour::Legacy),
         "python" => Ok(Flavour::Python),
         other => Err(format!(
-            "'{other}' is not an iocage flavour: use legacy (the shell iocage) or python (iocage 1.2 and later)"
+            "'{other}' is not an iocage flavour: use legacy (the shell iocage) or python (iocage 1.0 and later)"
         )),
     }
 }

@@ -25,7 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use iocage_service::{Backend, CliBackend, IocageService, Runner, SimBackend};
+use iocage_service::{Backend, BackendError, CliBackend, IocageService, Runner, SimBackend};
 
 pub use app::App;
 pub use config::{
@@ -250,17 +250,22 @@ async fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String)> {
             config.limits.iocage_timeout_secs,
         ));
         let backend = CliBackend::new(runner, config.iocage_flavour);
-        let flavour = backend.flavour().await.map_err(|error| {
-            anyhow::anyhow!(
+        let version = backend.version().await.map_err(|error| match error {
+            // A version that is not driven: one line naming it and the
+            // supported ones.
+            BackendError::Unavailable(refusal) => {
+                anyhow::anyhow!("{}: {refusal}", program.display())
+            }
+            error => anyhow::anyhow!(
                 "{} does not answer like iocage (`{} --version`): {error}",
                 program.display(),
                 program.display()
-            )
+            ),
         })?;
-        let how = if config.iocage_flavour.is_some() {
-            "configured"
-        } else {
-            "detected"
+        let flavour = backend.flavour().await?;
+        let how = match &version {
+            Some(version) => format!("detected: {version}"),
+            None => "configured".to_owned(),
         };
         let line = format!(
             "serving iocage at {} ({why}), the {flavour} flavour ({how})",

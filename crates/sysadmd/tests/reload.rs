@@ -192,12 +192,6 @@ async fn an_audit_log_renamed_by_rotation_loses_no_line() {
             assert_eq!(status, 200, "{reply}");
         }
     });
-    // Rotate while the changes are being made, as newsyslog would.
-    while !log.exists() || std::fs::read_to_string(&log).unwrap().lines().count() < 5 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    std::fs::rename(&log, &rotated).unwrap();
-    writer.await.unwrap();
     let count = |path: &Path| {
         std::fs::read_to_string(path)
             .unwrap_or_default()
@@ -207,6 +201,12 @@ async fn an_audit_log_renamed_by_rotation_loses_no_line() {
             })
             .count()
     };
+    // Rotate while the changes are being made, as newsyslog would.
+    while count(&log) < 5 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    std::fs::rename(&log, &rotated).unwrap();
+    writer.await.unwrap();
     let (old, new) = (count(&rotated), count(&log));
     assert!(
         old >= 5 && new >= 1,

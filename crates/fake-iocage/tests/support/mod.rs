@@ -29,6 +29,10 @@ impl Fake {
         }
     }
 
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state.json")
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.dir.path().join("argv.log")
     }

@@ -1,24 +1,30 @@
 //! `iocage-json`: turns what iocage printed into JSON, for shell scripts and
 //! for checking the parsers against a real FreeBSD host:
-//! `iocage list | iocage-json list`. The JSON is described in the crate's
-//! README. Exit 0 with JSON on stdout; 1 when the input cannot be parsed
+//! `iocage list | iocage-json list`. The JSON (`{"value": ..., "messages":
+//! [...]}`) is described in the crate's README. Exit 0 with JSON on stdout; 1 when the input cannot be parsed
 //! (one line on stderr naming the line); 2 on a usage error.
 
 use std::io::Read;
 use std::process::ExitCode;
 
-use iocage_cli::{Flavour, ParseError, detect_flavour};
+use iocage_cli::{Flavour, ParseError, Parsed, detect_flavour};
 
 const USAGE: &str = "usage: iocage-json <command> [--flavour legacy|python|auto] < iocage-output
 commands: list list-templates list-releases list-remote list-plugins df get get-all
-          get-recursive defaults start stop create clone destroy activate pool messages";
+          get-recursive defaults start stop create clone destroy activate pool messages
+          version (iocage --version; exit 1 naming the version if sysadmd does not drive it)";
 
-/// Parses `input` as the output of `command`, as JSON text.
-fn convert(command: &str, input: &str) -> Option<Result<String, ParseError>> {
-    // Straight to text, never through `serde_json::Value`: its maps sort
-    // their keys, and `get-all` / `defaults` keep iocage's order.
-    fn json<T: serde::Serialize>(result: Result<T, ParseError>) -> Result<String, ParseError> {
-        result.map(|value| serde_json::to_string(&value).expect("plain data serialises"))
+/// Parses `input` as the output of `command`, as JSON: `{"value": ...,
+/// "messages": [...]}`, the messages being the lines around the value.
+/// (Serialized straight to text: a `serde_json::Value` would sort the keys
+/// of `get all`, whose order is iocage's.)
+/// `version` also refuses a version sysadmd does not drive: one line naming
+/// it and the supported versions.
+fn convert(command: &str, input: &str) -> Option<Result<String, String>> {
+    fn json<T: serde::Serialize>(result: Result<Parsed<T>, ParseError>) -> Result<String, String> {
+        result
+            .map(|parsed| serde_json::to_string(&parsed).expect("plain data serialises"))
+            .map_err(|error| error.to_string())
     }
     Some(match command {
         "list" | "list-templates" => json(iocage_cli::parse_list(input)),
@@ -35,9 +41,28 @@ fn convert(command: &str, input: &str) -> Option<Result<String, ParseError>> {
         "destroy" => json(iocage_cli::parse_destroy(input)),
         "activate" => json(iocage_cli::parse_activate(input)),
         "pool" => json(iocage_cli::parse_pool(input)),
-        "messages" => json(Ok(iocage_cli::parse_messages(input))),
+        "version" => match iocage_cli::parse_version(input) {
+            Ok(parsed) => match parsed.value.supported() {
+                Ok(()) => json(Ok(parsed.map(|version| Version {
+                    flavour: version.flavour(),
+                    version,
+                }))),
+                Err(refusal) => Err(refusal.to_string()),
+            },
+            Err(error) => Err(error.to_string()),
+        },
+        "messages" => Ok(serde_json::to_string(&iocage_cli::parse_messages(input))
+            .expect("plain data serialises")),
         _ => return None,
     })
+}
+
+/// What `version` prints: the version and its flavour.
+#[derive(serde::Serialize)]
+struct Version {
+    flavour: Flavour,
+    #[serde(flatten)]
+    version: iocage_cli::IocageVersion,
 }
 
 /// The command and the flavour asked for (`None`: auto).
