@@ -103,6 +103,32 @@ impl RpcRequest {
         })
     }
 
+    /// The envelope `name` of this request.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RpcRequest::Auth { .. } => "auth",
+            RpcRequest::AuthToken { .. } => "auth_token",
+            RpcRequest::AuthClear => "auth_clear",
+            RpcRequest::Identify => "identify",
+            RpcRequest::Query => "query",
+            RpcRequest::DispatcherList => "dispatcher",
+        }
+    }
+
+    /// The `args` a client sends for this request.
+    pub fn to_args(&self) -> Value {
+        match self {
+            RpcRequest::Auth { username, password } => {
+                serde_json::json!({"username": username, "password": password})
+            }
+            RpcRequest::AuthToken { token } => serde_json::json!({"token": token}),
+            RpcRequest::DispatcherList => serde_json::json!({"action": "list"}),
+            RpcRequest::AuthClear | RpcRequest::Identify | RpcRequest::Query => {
+                Value::Object(serde_json::Map::new())
+            }
+        }
+    }
+
     /// Whether the request is answered without authentication.
     pub fn is_public(&self) -> bool {
         matches!(

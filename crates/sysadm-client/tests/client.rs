@@ -1,0 +1,319 @@
+//! The client crate against the real `sysadmd` binary: every iocage action
+//! through the typed calls, raw calls, many requests in flight, events,
+//! fingerprint pinning, REST one-shot calls and reconnection after a restart.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Daemon, PASSWORD};
+use sysadm_client::proto::{
+    ActivatePoolResult, EventKind, JailSettings, JailSettingsQuery, JobState, StatusOutcome,
+};
+use sysadm_client::{Client, Credentials, Error, Event, Options, Trust};
+
+fn admin() -> Credentials {
+    Credentials::Password {
+        user: "admin".into(),
+        password: PASSWORD.into(),
+    }
+}
+
+fn quick() -> Options {
+    Options {
+        request_timeout: Duration::from_secs(30),
+        ..Options::default()
+    }
+}
+
+async fn connect(daemon: &Daemon) -> Client {
+    Client::connect(&daemon.url(), admin(), quick())
+        .await
+        .expect("client connects and logs in")
+}
+
+#[tokio::test]
+async fn every_iocage_action_through_the_typed_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::plaintext(dir.path());
+    let client = connect(&daemon).await;
+
+    assert!(client.list_jails().await.unwrap().jails.is_empty());
+    let created = client
+        .create_jail("tag=web1 release=10.2-RELEASE", false)
+        .await
+        .unwrap();
+    assert_eq!(created.props, "tag=web1 release=10.2-RELEASE");
+    let jails = client.list_jails().await.unwrap();
+    let (uuid, web1) = jails.jails.iter().next().expect("one jail");
+    assert_eq!(web1.tag, "web1");
+    assert_eq!(web1.state, "down");
+
+    let started = client.start_jail("web1").await.unwrap();
+    assert!(
+        matches!(&started.outcome, StatusOutcome::Lines(lines) if !lines.is_empty()),
+        "{started:?}"
+    );
+    assert_eq!(client.list_jails().await.unwrap().jails[uuid].state, "up");
+    let exec = client.exec_jail("web1", "root", "uname -a").await.unwrap();
+    assert!(!exec.lines.is_empty(), "{exec:?}");
+    client.cap_jail("web1").await.unwrap();
+    let settings = client
+        .jail_settings(JailSettingsQuery::Property {
+            jail: "web1".into(),
+            prop: "tag".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        settings,
+        JailSettings::Property {
+            jail: "web1".into(),
+            prop: "tag".into(),
+            value: "web1".into()
+        }
+    );
+    let all = client
+        .jail_settings(JailSettingsQuery::All {
+            jail: "web1".into(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(all, JailSettings::All { ref props, .. } if props["tag"] == "web1"));
+    let recursive = client
+        .jail_settings(JailSettingsQuery::Recursive { prop: "tag".into() })
+        .await
+        .unwrap();
+    assert!(matches!(recursive, JailSettings::Recursive { ref jails, .. } if jails.len() == 1));
+    client.stop_jail("web1").await.unwrap();
+    assert_eq!(client.list_jails().await.unwrap().jails[uuid].state, "down");
+
+    let cloned = client.clone_jail("web1", "tag=web2").await.unwrap();
+    assert_eq!(cloned.jail, "web1");
+    assert_eq!(client.list_jails().await.unwrap().jails.len(), 2);
+    let destroyed = client.destroy_jail("web2").await.unwrap();
+    assert!(!destroyed.success.uuid.is_empty());
+
+    assert!(client.df().await.unwrap().jails.contains_key(uuid));
+    assert!(!client.default_settings().await.unwrap().defaults.is_empty());
+    client.list_plugins().await.unwrap();
+    assert!(
+        client
+            .list_releases()
+            .await
+            .unwrap()
+            .local
+            .contains(&"10.2-RELEASE".to_owned())
+    );
+    assert!(matches!(
+        client.activate_pool(None).await.unwrap(),
+        ActivatePoolResult::Current { .. }
+    ));
+    client.activate_pool(Some("tank1")).await.unwrap();
+    client.deactivate_pool("tank1").await.unwrap();
+    client.activate_pool(Some("tank")).await.unwrap();
+    client.clean_templates().await.unwrap();
+    client.clean_jails().await.unwrap();
+    assert!(client.list_jails().await.unwrap().jails.is_empty());
+    client.clean_releases().await.unwrap();
+    client.clean_all().await.unwrap();
+
+    // The server's error body arrives whole, details included.
+    let error = client.start_jail("nosuchjail").await.unwrap_err();
+    assert_eq!(error.code().map(|code| code.code()), Some(404), "{error}");
+    assert!(error.details().unwrap().contains("nosuchjail"), "{error}");
+}
+
+#[tokio::test]
+async fn raw_calls_and_many_requests_in_flight_on_one_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::plaintext(dir.path());
+    let client = connect(&daemon).await;
+    let raw = client
+        .call(
+            "sysadm",
+            "iocage",
+            serde_json::json!({"action": "listreleases"}),
+        )
+        .await
+        .unwrap();
+    assert!(raw["listreleases"]["local"].is_array(), "{raw}");
+    let identify = client.identify().await.unwrap();
+    assert_eq!(identify.kind, "server");
+
+    let calls: Vec<_> = (0..100)
+        .map(|n| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                if n % 2 == 0 {
+                    client.list_releases().await.map(|_| ())
+                } else {
+                    client.default_settings().await.map(|_| ())
+                }
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(client.connections(), 1);
+
+    let error = client
+        .call("sysadm", "iocage", serde_json::json!({"action": "nosuch"}))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code().map(|code| code.code()), Some(400));
+}
+
+#[tokio::test]
+async fn events_stream_the_jobs_of_other_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::plaintext(dir.path());
+    let watcher = connect(&daemon).await;
+    let actor = connect(&daemon).await;
+    let mut events = watcher.events(&[EventKind::Dispatcher]).await.unwrap();
+    actor.create_jail("tag=evt", false).await.unwrap();
+    let mut states = Vec::new();
+    while states.len() < 2 {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .expect("an event in time")
+            .expect("stream open")
+            .unwrap();
+        let Event::Dispatcher(job) = event else {
+            panic!("unexpected {event:?}")
+        };
+        assert_eq!(job.action, "createjail");
+        states.push(job.state);
+    }
+    assert_eq!(states, [JobState::Running, JobState::Finished]);
+}
+
+#[tokio::test]
+async fn a_pinned_fingerprint_is_required_and_a_wrong_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::tls(dir.path());
+    let printed = daemon
+        .fingerprint
+        .clone()
+        .expect("TLS banner has a fingerprint");
+    let pinned = Options {
+        trust: Trust::Fingerprint(printed.parse().unwrap()),
+        ..quick()
+    };
+    let client = Client::connect(&daemon.url(), admin(), pinned.clone())
+        .await
+        .unwrap();
+    client.list_jails().await.unwrap();
+
+    let probed = sysadm_client::Endpoint::parse(&daemon.url())
+        .unwrap()
+        .probe_fingerprint(Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(probed.to_string(), printed);
+
+    let wrong = Options {
+        trust: Trust::Fingerprint(format!("{}00", "00:".repeat(31)).parse().unwrap()),
+        ..quick()
+    };
+    let error = Client::connect(&daemon.url(), admin(), wrong)
+        .await
+        .unwrap_err();
+    match &error {
+        Error::FingerprintMismatch { found, .. } => assert_eq!(found, &printed),
+        other => panic!("expected a fingerprint mismatch, got {other:?}"),
+    }
+    assert!(error.to_string().contains("refusing"), "{error}");
+
+    // The self-signed certificate is not signed by any system root.
+    let error = Client::connect(&daemon.url(), admin(), quick())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Tls(_)), "{error:?}");
+
+    // REST one-shot calls use the same trust.
+    let value = sysadm_client::rest::call(
+        &daemon.url(),
+        &admin(),
+        &pinned,
+        "sysadm",
+        "iocage",
+        serde_json::json!({"action": "listjails"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(value, serde_json::json!({"listjails": {}}));
+    let bad_password = Credentials::Password {
+        user: "admin".into(),
+        password: "wrong".into(),
+    };
+    let error = sysadm_client::rest::call(
+        &daemon.url(),
+        &bad_password,
+        &pinned,
+        "sysadm",
+        "iocage",
+        serde_json::json!({"action": "listjails"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.code().map(|code| code.code()), Some(401), "{error}");
+}
+
+#[tokio::test]
+async fn the_client_reconnects_and_logs_in_again_after_a_server_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::plaintext(dir.path());
+    let client = connect(&daemon).await;
+    let mut events = client.events(&[]).await.unwrap();
+    client.create_jail("tag=before", false).await.unwrap();
+    // Drain the two events of that job.
+    for _ in 0..2 {
+        events.next().await.unwrap().unwrap();
+    }
+    daemon.restart();
+    // A call sent before the client noticed the loss fails with
+    // Disconnected (it may or may not have run); the next waits for the
+    // reconnect and succeeds.
+    let mut tries = 0;
+    let jails = loop {
+        tries += 1;
+        match client.list_jails().await {
+            Err(Error::Disconnected) if tries < 3 => continue,
+            other => break other.unwrap(),
+        }
+    };
+    assert_eq!(jails.jails.values().next().unwrap().tag, "before");
+    assert_eq!(client.connections(), 2);
+    // The subscription was renewed on the new connection.
+    client.create_jail("tag=after", false).await.unwrap();
+    let Some(Ok(Event::Dispatcher(job))) = events.next().await else {
+        panic!("no event after the reconnect")
+    };
+    assert_eq!(job.action, "createjail");
+    assert_eq!(job.state, JobState::Running);
+}
+
+#[tokio::test]
+async fn refused_credentials_fail_the_connect_with_the_servers_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::plaintext(dir.path());
+    let error = Client::connect(
+        &daemon.url(),
+        Credentials::Password {
+            user: "admin".into(),
+            password: "wrong".into(),
+        },
+        quick(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.code().map(|code| code.code()), Some(401), "{error}");
+    assert!(
+        error
+            .details()
+            .unwrap()
+            .contains("invalid user name or password")
+    );
+}
