@@ -110,6 +110,11 @@ impl EventStream {
                             .map_err(|error| Error::Decode(format!("dispatcher event: {error}"))),
                     );
                 }
+                // Types the server may accept but never sends (the reference's
+                // life-preserver and system-state) come through undecoded.
+                Some(EventKind::LifePreserver | EventKind::SystemState) => {
+                    return Some(Ok(Event::Other(message)));
+                }
                 None if self.kinds.is_empty() => return Some(Ok(Event::Other(message))),
                 None => continue,
             }
