@@ -275,9 +275,17 @@ fn attack_rows(tool: &Path, sysadmd: &str) -> Result<Vec<Row>> {
         let attack = line["attack"].as_str().unwrap_or("?");
         let describe = line["describe"].as_str().unwrap_or("?");
         let failures = number(&line, "failures")?;
+        // With a target: the attacker at nice 19, standing for machines
+        // elsewhere on the network. Without: at the daemon's own priority.
+        let target = line["target"].as_bool().unwrap_or(true);
+        let attacker = match (attack, target) {
+            ("none", _) => "",
+            (_, true) => ", attacker at nice 19 (another machine)",
+            (_, false) => ", attacker at the daemon's priority (**comparison**)",
+        };
         rows.push(Row {
             what: format!(
-                "authenticated REST `listjails` under attack: {attack} ({describe}); peak RSS {rss:.1} MiB (target <= 128 MiB)"
+                "authenticated REST `listjails` under attack: {attack} ({describe}{attacker}); peak RSS {rss:.1} MiB (target <= 128 MiB)"
             ),
             ours: format!(
                 "p50 {p50:.2} ms, p99 {p99:.2} ms, {failures} failed of {}",
@@ -285,8 +293,12 @@ fn attack_rows(tool: &Path, sysadmd: &str) -> Result<Vec<Row>> {
             ),
             baseline: "the same client, no attack".into(),
             ratio,
-            target: "p99 <= 10x; RSS <= 128 MiB".into(),
-            met: Some(ratio <= 10.0 && rss <= 128.0 && failures == 0.0),
+            target: if target {
+                "p99 <= 10x; RSS <= 128 MiB".into()
+            } else {
+                "- (comparison); RSS <= 128 MiB".into()
+            },
+            met: Some(rss <= 128.0 && failures == 0.0 && (!target || ratio <= 10.0)),
         });
     }
     Ok(rows)

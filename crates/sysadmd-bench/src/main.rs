@@ -21,6 +21,9 @@
 //!   `listjails` latency (p50/p99) and the daemon's peak resident size, with
 //!   no attack and under each attack of issue 16 (ping flood, slot churn,
 //!   login flood), from other loopback addresses, side by side in one run.
+//!   Each attack runs in a process of its own (`attacker NAME ADDR NICE`),
+//!   once at nice 19, standing for machines elsewhere on the network (the
+//!   rows with a target), and once at the daemon's priority (comparison).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -68,8 +71,9 @@ async fn main() -> Result<()> {
         ["layers"] => layers().await,
         ["coalesce", fake] => coalesce(fake).await,
         ["attacks", binary] => attacks(binary).await,
+        ["attacker", name, addr, nice] => attacker(name, addr, nice).await,
         _ => bail!(
-            "usage: sysadmd-bench rest SECONDS [uncached] | ws SECONDS [uncached] | memory SYSADMD_BINARY | layers | coalesce FAKE_IOCAGE | attacks SYSADMD_BINARY"
+            "usage: sysadmd-bench rest SECONDS [uncached] | ws SECONDS [uncached] | memory SYSADMD_BINARY | layers | coalesce FAKE_IOCAGE | attacks SYSADMD_BINARY | attacker NAME ADDR NICE"
         ),
     }
 }
@@ -475,35 +479,8 @@ fn rss_kib(pid: u32) -> Result<u64> {
 }
 
 async fn memory(binary: &str) -> Result<()> {
-    use std::io::BufRead;
-    let state = tempfile::tempdir()?;
-    let mut child = std::process::Command::new(binary)
-        .args([
-            "--plaintext",
-            "--listen",
-            "127.0.0.1:0",
-            "--backend",
-            "sim",
-            "--state-dir",
-        ])
-        .arg(state.path())
-        .env("SYSADMD_ADMIN_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .with_context(|| format!("cannot run {binary}"))?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let addr: SocketAddr = loop {
-        let line = lines.next().context("sysadmd exited before listening")??;
-        if let Some(rest) = line.strip_prefix("listening on http://") {
-            break rest.split('/').next().context("address")?.parse()?;
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    let pid = child.id();
+    let daemon = DaemonProcess::spawn(binary, "warn")?;
+    let (addr, pid) = (daemon.addr, daemon.child.id());
     let result = async {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let idle = rss_kib(pid)?;
@@ -518,8 +495,7 @@ async fn memory(binary: &str) -> Result<()> {
         anyhow::Ok((idle, loaded))
     }
     .await;
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(daemon);
     let (idle, loaded) = result?;
     println!(
         "{}",
@@ -770,6 +746,17 @@ impl Attack {
         }
     }
 
+    fn parse(name: &str) -> Option<Attack> {
+        [
+            Attack::None,
+            Attack::PingFlood,
+            Attack::SlotChurn,
+            Attack::LoginFlood,
+        ]
+        .into_iter()
+        .find(|attack| attack.name() == name)
+    }
+
     fn launch(self, addr: SocketAddr, stop: &Arc<AtomicBool>) -> Vec<tokio::task::JoinHandle<()>> {
         let stop = || stop.clone();
         match self {
@@ -793,107 +780,209 @@ impl Attack {
     }
 }
 
-async fn attacks(binary: &str) -> Result<()> {
-    use std::io::BufRead;
-    raise_file_limit();
-    let state = tempfile::tempdir()?;
-    let mut child = std::process::Command::new(binary)
-        .args([
-            "--plaintext",
-            "--listen",
-            "127.0.0.1:0",
-            "--backend",
-            "sim",
-            "--state-dir",
-        ])
-        .arg(state.path())
-        .env("SYSADMD_ADMIN_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "error")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .with_context(|| format!("cannot run {binary}"))?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let addr: SocketAddr = loop {
-        let line = lines.next().context("sysadmd exited before listening")??;
-        if let Some(rest) = line.strip_prefix("listening on http://") {
-            break rest.split('/').next().context("address")?.parse()?;
+/// How the attacker's process is scheduled beside the daemon and the
+/// legitimate client, which share this machine's cores with it.
+#[derive(Debug, Clone, Copy)]
+enum AttackerCpu {
+    /// At the lowest priority (nice 19): it stands for machines elsewhere on
+    /// the network, whose CPU time is not the server's.
+    Remote,
+    /// At the same priority as the daemon: the attacker's own CPU use shows
+    /// in the legitimate client's latency too (a comparison, no target).
+    Shared,
+}
+
+impl AttackerCpu {
+    fn nice(self) -> i32 {
+        match self {
+            AttackerCpu::Remote => 19,
+            AttackerCpu::Shared => 0,
         }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    let pid = child.id();
-    let result = async {
-        // The legitimate client: logged in before (credentials cached), 100 jails.
-        let mut sender = connect_http(addr).await?;
+    }
+}
+
+/// `sysadmd-bench attacker NAME ADDR NICE`: runs one attack until stdin
+/// closes (the parent's end of the pipe, also when the parent dies).
+async fn attacker(name: &str, addr: &str, nice: &str) -> Result<()> {
+    let attack = Attack::parse(name).with_context(|| format!("no attack named {name:?}"))?;
+    let addr: SocketAddr = addr.parse()?;
+    rustix::process::setpriority_process(None, nice.parse()?)?;
+    raise_file_limit();
+    let stop = Arc::new(AtomicBool::new(false));
+    let attackers = attack.launch(addr, &stop);
+    tokio::task::spawn_blocking(|| std::io::Read::read(&mut std::io::stdin(), &mut [0; 1]))
+        .await?
+        .ok();
+    stop.store(true, Ordering::Relaxed);
+    for attacker in attackers {
+        attacker.abort();
+    }
+    Ok(())
+}
+
+/// Runs `attack` in a process of its own (see [`attacker`]), ended by
+/// dropping the returned child's stdin.
+fn spawn_attacker(
+    attack: Attack,
+    addr: SocketAddr,
+    cpu: AttackerCpu,
+) -> Result<std::process::Child> {
+    std::process::Command::new(std::env::current_exe()?)
+        .args([
+            "attacker",
+            attack.name(),
+            &addr.to_string(),
+            &cpu.nice().to_string(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot start the attacker process")
+}
+
+/// The release `sysadmd` as a process of its own on the simulated host, in a
+/// state directory of its own; killed when dropped.
+struct DaemonProcess {
+    child: std::process::Child,
+    addr: SocketAddr,
+    _state: tempfile::TempDir,
+}
+
+impl DaemonProcess {
+    fn spawn(binary: &str, rust_log: &str) -> Result<DaemonProcess> {
+        use std::io::BufRead;
+        let state = tempfile::tempdir()?;
+        let mut child = std::process::Command::new(binary)
+            .args([
+                "--plaintext",
+                "--listen",
+                "127.0.0.1:0",
+                "--backend",
+                "sim",
+                "--state-dir",
+            ])
+            .arg(state.path())
+            .env("SYSADMD_ADMIN_PASSWORD", PASSWORD)
+            .env("RUST_LOG", rust_log)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot run {binary}"))?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let addr: SocketAddr = loop {
+            let line = lines.next().context("sysadmd exited before listening")??;
+            if let Some(rest) = line.strip_prefix("listening on http://") {
+                break rest.split('/').next().context("address")?.parse()?;
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(DaemonProcess {
+            child,
+            addr,
+            _state: state,
+        })
+    }
+
+    /// Creates the jails every `listjails` of the attack scenarios lists.
+    async fn with_jails(self) -> Result<DaemonProcess> {
+        let mut sender = connect_http(self.addr).await?;
         for index in 0..JAILS {
             let body = json!({"action": "createjail", "props": format!("tag=jail{index} release=10.2-RELEASE")});
             put(&mut sender, &basic(), &body.to_string()).await?;
         }
-        let mut rows = Vec::new();
-        for attack in [Attack::None, Attack::PingFlood, Attack::SlotChurn, Attack::LoginFlood] {
-            let stop = Arc::new(AtomicBool::new(false));
-            let attackers = attack.launch(addr, &stop);
-            // Let the attack build up.
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let peak = Arc::new(AtomicU64::new(rss_kib(pid)?));
-            let sampler = {
-                let peak = peak.clone();
-                let stop = stop.clone();
-                tokio::spawn(async move {
-                    while !stop.load(Ordering::Relaxed) {
-                        if let Ok(rss) = rss_kib(pid) {
-                            peak.fetch_max(rss, Ordering::Relaxed);
-                        }
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                })
-            };
-            let mut latencies = Vec::new();
-            let mut failures = 0;
-            let end = Instant::now() + Duration::from_secs(ATTACK_SECONDS);
-            while Instant::now() < end {
-                let started = Instant::now();
-                let answered = tokio::time::timeout(
-                    Duration::from_secs(10),
-                    put(&mut sender, &basic(), r#"{"action": "listjails"}"#),
-                )
-                .await;
-                match answered {
-                    Ok(Ok((200, _))) => {}
-                    _ => {
-                        failures += 1;
-                        sender = connect_http(addr).await?;
-                    }
-                }
-                latencies.push(started.elapsed());
-            }
-            stop.store(true, Ordering::Relaxed);
-            let _ = sampler.await;
-            for attacker in attackers {
-                attacker.abort();
-            }
-            latencies.sort();
-            let percentile = |p: usize| {
-                latencies[(latencies.len() * p / 100).min(latencies.len() - 1)].as_secs_f64() * 1e3
-            };
-            rows.push(json!({
-                "bench": "attack", "attack": attack.name(), "describe": attack.describe(),
-                "requests": latencies.len(), "failures": failures,
-                "p50_ms": percentile(50), "p99_ms": percentile(99),
-                "peak_rss_mib": peak.load(Ordering::Relaxed) as f64 / 1024.0,
-                "rss_target_mib": 128, "p99_target_ratio": 10,
-            }));
-            // Let the server drop what is left of the attack.
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        }
-        anyhow::Ok(rows)
+        Ok(self)
     }
-    .await;
-    let _ = child.kill();
-    let _ = child.wait();
-    let rows = result?;
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One attack scenario against a fresh daemon (so that no scenario's memory
+/// or state carries into the next): the legitimate client's latencies.
+async fn attack_scenario(binary: &str, attack: Attack, cpu: AttackerCpu) -> Result<Value> {
+    let daemon = DaemonProcess::spawn(binary, "error")?.with_jails().await?;
+    let (addr, pid) = (daemon.addr, daemon.child.id());
+    // The legitimate client: logged in before (credentials cached), keep-alive.
+    let mut sender = connect_http(addr).await?;
+    put(&mut sender, &basic(), r#"{"action": "listjails"}"#).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut attacker = match attack {
+        Attack::None => None,
+        _ => Some(spawn_attacker(attack, addr, cpu)?),
+    };
+    // Let the attack build up.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let peak = Arc::new(AtomicU64::new(rss_kib(pid)?));
+    let sampler = {
+        let peak = peak.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(rss) = rss_kib(pid) {
+                    peak.fetch_max(rss, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    let end = Instant::now() + Duration::from_secs(ATTACK_SECONDS);
+    while Instant::now() < end {
+        let started = Instant::now();
+        let answered = tokio::time::timeout(
+            Duration::from_secs(10),
+            put(&mut sender, &basic(), r#"{"action": "listjails"}"#),
+        )
+        .await;
+        match answered {
+            Ok(Ok((200, _))) => {}
+            _ => {
+                failures += 1;
+                sender = connect_http(addr).await?;
+            }
+        }
+        latencies.push(started.elapsed());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.await;
+    if let Some(mut attacker) = attacker.take() {
+        drop(attacker.stdin.take());
+        let _ = attacker.wait();
+    }
+    latencies.sort();
+    let percentile = |p: usize| {
+        latencies[(latencies.len() * p / 100).min(latencies.len() - 1)].as_secs_f64() * 1e3
+    };
+    Ok(json!({
+        "bench": "attack", "attack": attack.name(), "describe": attack.describe(),
+        "attacker_nice": cpu.nice(), "target": matches!(cpu, AttackerCpu::Remote),
+        "requests": latencies.len(), "failures": failures,
+        "p50_ms": percentile(50), "p99_ms": percentile(99),
+        "peak_rss_mib": peak.load(Ordering::Relaxed) as f64 / 1024.0,
+        "rss_target_mib": 128, "p99_target_ratio": 10,
+    }))
+}
+
+async fn attacks(binary: &str) -> Result<()> {
+    raise_file_limit();
+    let scenarios = [(Attack::None, AttackerCpu::Remote)].into_iter().chain(
+        [AttackerCpu::Remote, AttackerCpu::Shared]
+            .into_iter()
+            .flat_map(|cpu| {
+                [Attack::PingFlood, Attack::SlotChurn, Attack::LoginFlood]
+                    .map(|attack| (attack, cpu))
+            }),
+    );
+    let mut rows = Vec::new();
+    for (attack, cpu) in scenarios {
+        rows.push(attack_scenario(binary, attack, cpu).await?);
+    }
     let base = rows[0]["p99_ms"].as_f64().unwrap_or(f64::NAN);
     for mut row in rows {
         let ratio = row["p99_ms"].as_f64().unwrap_or(f64::NAN) / base;
