@@ -11,9 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use rustls::RootCertStore;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use serde_json::json;
 use support::{ADMIN_PASSWORD, TestServer, WsClient, basic, iocage, rest_call};
 use sysadmd::TlsChoice;
@@ -98,19 +96,21 @@ async fn ping_flood<S: AsyncRead + AsyncWrite + Unpin>(
     None
 }
 
+/// A test server, with its self-signed certificate if `tls`.
+async fn start_server(tls: bool) -> TestServer {
+    TestServer::start_with(
+        |config| {
+            if tls {
+                config.tls = TlsChoice::SelfSigned;
+            }
+        },
+        None,
+    )
+    .await
+}
+
 fn tls_connector(server: &TestServer) -> TlsConnector {
-    let mut roots = RootCertStore::empty();
-    let cert = server.state.path().join("tls/cert.pem");
-    for cert in CertificateDer::pem_file_iter(&cert).expect("certificate file") {
-        roots.add(cert.expect("certificate")).expect("trusted");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
+    support::tls_connector(&server.state.path().join("tls/cert.pem"))
 }
 
 /// A ping flood before login, plaintext and TLS: the server closes the
@@ -118,15 +118,7 @@ fn tls_connector(server: &TestServer) -> TlsConnector {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ping_flood_is_closed_and_memory_stays_bounded() {
     for tls in [false, true] {
-        let server = TestServer::start_with(
-            |config| {
-                if tls {
-                    config.tls = TlsChoice::SelfSigned;
-                }
-            },
-            None,
-        )
-        .await;
+        let server = start_server(tls).await;
         let before = rss_bytes();
         let tcp = TcpStream::connect(server.addr).await.unwrap();
         // 200,000 pings of 125 bytes: 25 MB of pongs owed if each were queued.
@@ -294,40 +286,61 @@ fn raise_file_limit() {
 }
 
 /// One churning attacker: opens a WebSocket upgrade from `source` that never
-/// logs in, waits until the server drops it, and opens another, until `stop`.
+/// logs in (after a TLS handshake, with `tls`), waits until the server drops
+/// it, and opens another, until `stop`.
 async fn churn(
     server: std::net::SocketAddr,
     source: std::net::IpAddr,
+    tls: Option<TlsConnector>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> usize {
     let mut opened = 0;
     while !stop.load(Ordering::Relaxed) {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.bind((source, 0).into()).unwrap();
-        let Ok(mut stream) = socket.connect(server).await else {
+        let Ok(stream) = socket.connect(server).await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         opened += 1;
-        let _ = stream
-            .write_all(
-                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            )
-            .await;
-        let mut sink = [0; 1024];
-        // Until the server closes it (evicted, refused or its deadline), or the attack ends.
-        let _ = tokio::time::timeout(Duration::from_secs(30), async {
-            while !stop.load(Ordering::Relaxed) {
-                let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut sink));
-                if let Ok(Ok(0) | Err(_)) = read.await {
-                    break;
+        match &tls {
+            None => hold_unauthenticated(stream, &stop).await,
+            Some(connector) => {
+                let name = ServerName::try_from("localhost").unwrap();
+                let handshake = connector.connect(name, stream);
+                if let Ok(Ok(stream)) =
+                    tokio::time::timeout(Duration::from_secs(30), handshake).await
+                {
+                    hold_unauthenticated(stream, &stop).await;
                 }
             }
-        })
-        .await;
+        }
     }
     opened
+}
+
+/// Sends a WebSocket upgrade and holds the connection without logging in,
+/// until the server closes it (evicted, refused or its deadline) or `stop`.
+async fn hold_unauthenticated<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    let _ = stream
+        .write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await;
+    let mut sink = [0; 1024];
+    let _ = tokio::time::timeout(Duration::from_secs(30), async {
+        while !stop.load(Ordering::Relaxed) {
+            let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut sink));
+            if let Ok(Ok(0) | Err(_)) = read.await {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// 1,100 WebSocket upgrades that never log in, from 20 addresses, reopened as
@@ -335,20 +348,122 @@ async fn churn(
 /// another address are all answered meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slot_churn_does_not_keep_authenticated_clients_out() {
+    slot_churn(false).await;
+}
+
+/// The same over TLS: the attackers complete TLS handshakes (the costly
+/// part) before their upgrades, and so do the legitimate client's connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slot_churn_over_tls_does_not_keep_authenticated_clients_out() {
+    slot_churn(true).await;
+}
+
+type TlsWebSocket = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
+
+/// A legitimate client of the slot churn scenario, over TLS or not.
+enum Legitimate {
+    Plain(Box<WsClient>),
+    Tls(TlsConnector, Box<TlsWebSocket>),
+}
+
+impl Legitimate {
+    async fn connect(server: &TestServer, tls: bool) -> Legitimate {
+        if !tls {
+            return Legitimate::Plain(Box::new(server.ws().await));
+        }
+        let connector = tls_connector(server);
+        let stream = Self::tls_stream(&connector, server.addr).await;
+        let (mut socket, _) = tokio_tungstenite::client_async("wss://localhost/", stream)
+            .await
+            .expect("WebSocket over TLS connects");
+        let login = json!({"namespace": "rpc", "name": "auth", "id": "login",
+                           "args": {"username": "admin", "password": ADMIN_PASSWORD}});
+        let reply = Self::tls_call(&mut socket, login).await;
+        assert_eq!(reply["name"], "response", "login failed: {reply}");
+        Legitimate::Tls(connector, Box::new(socket))
+    }
+
+    async fn tls_stream(
+        connector: &TlsConnector,
+        addr: std::net::SocketAddr,
+    ) -> tokio_rustls::client::TlsStream<TcpStream> {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let name = ServerName::try_from("localhost").unwrap();
+        connector.connect(name, tcp).await.expect("TLS handshake")
+    }
+
+    async fn tls_call(socket: &mut TlsWebSocket, request: serde_json::Value) -> serde_json::Value {
+        let id = request["id"].clone();
+        socket
+            .send(Message::text(request.to_string()))
+            .await
+            .expect("send");
+        while let Some(message) = socket.next().await {
+            if let Message::Text(text) = message.expect("receive") {
+                let reply: serde_json::Value = serde_json::from_str(&text).expect("JSON reply");
+                if reply["id"] == id {
+                    return reply;
+                }
+            }
+        }
+        panic!("the connection closed before the reply to {id}");
+    }
+
+    /// `listjails` on the logged-in WebSocket.
+    async fn ws_listjails(&mut self, id: &str) -> serde_json::Value {
+        let request = iocage(id, json!({"action": "listjails"}));
+        match self {
+            Legitimate::Plain(client) => client.call(request).await,
+            Legitimate::Tls(_, socket) => Self::tls_call(socket, request).await,
+        }
+    }
+
+    /// `listjails` over REST on a new connection; the status and body.
+    async fn rest_listjails(&self, addr: std::net::SocketAddr) -> (u16, String) {
+        let admin = basic("admin", ADMIN_PASSWORD);
+        let listjails = r#"{"action": "listjails"}"#;
+        match self {
+            Legitimate::Plain(_) => {
+                let (status, reply) =
+                    rest_call(addr, "PUT", "/sysadm/iocage", listjails, Some(&admin)).await;
+                (status.as_u16(), reply.to_string())
+            }
+            Legitimate::Tls(connector, _) => {
+                let mut stream = Self::tls_stream(connector, addr).await;
+                let request = format!(
+                    "PUT /sysadm/iocage HTTP/1.1\r\nHost: localhost\r\nAuthorization: {admin}\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{listjails}",
+                    listjails.len()
+                );
+                stream.write_all(request.as_bytes()).await.expect("send");
+                let mut reply = Vec::new();
+                let _ = stream.read_to_end(&mut reply).await;
+                let reply = String::from_utf8_lossy(&reply).into_owned();
+                let status = reply
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|code| code.parse().ok())
+                    .unwrap_or(0);
+                (status, reply)
+            }
+        }
+    }
+}
+
+async fn slot_churn(tls: bool) {
     raise_file_limit();
-    let server = TestServer::start().await;
+    let server = start_server(tls).await;
     let addr = server.addr;
-    let admin = basic("admin", ADMIN_PASSWORD);
-    let listjails = r#"{"action": "listjails"}"#;
-    let (status, _) = rest_call(addr, "PUT", "/sysadm/iocage", listjails, Some(&admin)).await;
-    assert_eq!(status, 200);
-    let mut logged_in = server.ws().await;
+    let mut legitimate = Legitimate::connect(&server, tls).await;
+    let (status, reply) = legitimate.rest_listjails(addr).await;
+    assert_eq!(status, 200, "{reply}");
+    let attacker_tls = tls.then(|| tls_connector(&server));
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let attackers: Vec<_> = (0..1100u32)
         .map(|n| {
             let source = std::net::IpAddr::from([127, 0, 1, 2 + (n % 20) as u8]);
-            tokio::spawn(churn(addr, source, stop.clone()))
+            tokio::spawn(churn(addr, source, attacker_tls.clone(), stop.clone()))
         })
         .collect();
     // Let the attack fill the unauthenticated budget.
@@ -357,22 +472,16 @@ async fn slot_churn_does_not_keep_authenticated_clients_out() {
     let mut failures = Vec::new();
     for round in 0..10 {
         // A new connection each time, from 127.0.0.1.
-        let rest = tokio::time::timeout(
-            Duration::from_secs(10),
-            rest_call(addr, "PUT", "/sysadm/iocage", listjails, Some(&admin)),
-        )
-        .await;
+        let rest =
+            tokio::time::timeout(Duration::from_secs(10), legitimate.rest_listjails(addr)).await;
         match rest {
-            Ok((status, _)) if status == 200 => {}
+            Ok((200, _)) => {}
             Ok((status, reply)) => failures.push(format!("REST {round}: {status} {reply}")),
             Err(_) => failures.push(format!("REST {round}: no answer in 10 s")),
         }
         let id = format!("during-{round}");
-        let reply = tokio::time::timeout(
-            Duration::from_secs(10),
-            logged_in.call(iocage(&id, json!({"action": "listjails"}))),
-        )
-        .await;
+        let reply =
+            tokio::time::timeout(Duration::from_secs(10), legitimate.ws_listjails(&id)).await;
         match reply {
             Ok(reply) if reply["args"]["listjails"].is_object() => {}
             Ok(reply) => failures.push(format!("WS {round}: {reply}")),
@@ -384,11 +493,11 @@ async fn slot_churn_does_not_keep_authenticated_clients_out() {
     for attacker in attackers {
         opened += attacker.await.unwrap();
     }
-    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(failures.is_empty(), "tls {tls}: {failures:#?}");
     // The attack really churned: more connections than the 1,024 slots.
     assert!(
         opened > 1100,
-        "the attackers opened only {opened} connections"
+        "tls {tls}: the attackers opened only {opened} connections"
     );
     server.stop().await;
 }
