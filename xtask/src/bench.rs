@@ -181,6 +181,15 @@ const NOTES: &str = "\
   first-start password hash.
 - Coalescing: one `listjails` through the legacy CLI backend runs `iocage list` and `iocage list -t`,
   so 2 processes means all 200 reads shared one listing.
+- Under attack (issue 16): `sysadmd-bench attacks` starts the release `sysadmd` afresh for each scenario
+  (simulated host, 100 jails, plaintext), so no scenario's memory carries into the next; its peak `VmRSS` is
+  sampled every 50 ms. One authenticated REST client on 127.0.0.1 (credentials cached, keep-alive) sends
+  `listjails` back to back for 5 s while the attack runs from other 127.x addresses, in a process of its own
+  (`sysadmd-bench attacker`). The rows with a target run the attacker at nice 19: it stands for machines
+  elsewhere on the network, whose CPU time is not the server's, while the server's own work for every attacking
+  connection and frame still competes with the legitimate client. The *comparison* rows run the same attacker
+  at the daemon's priority, so its own CPU use on this 2-core machine shows in the client's latency too. The
+  ratio is the client's p99 over its p99 with no attack, in the same run.
 
 ## What the profiles showed (perf, this machine)
 
@@ -192,6 +201,7 @@ const NOTES: &str = "\
 | each coalesced read deep-copied its reply for its one waiter | - | ~10% fewer allocations per read |
 | tungstenite read buffer 128 KiB per WebSocket | 1,000 idle WS: 158 MiB | 30 MiB |
 | argon2id 19 MiB working memory kept by glibc after the first login | idle 25 MiB | 13 MiB (OWASP-equivalent 7 MiB, t=5) |
+| a login flood: argon2's 7 MiB working memory allocated for each check, which raised glibc's mmap threshold and fragmented the hash threads' malloc arenas | peak RSS 118-138 MiB | 33 MiB (each hash thread keeps one working memory) |
 | every read of an unchanged simulated host listed, shaped and serialized 100 jails again | REST ratio 0.19, WS 0.21 / 0.21 | 0.68-0.71, 0.88-0.89 / 1.04 (two runs; answered from the reply cache) |
 
 `sysadmd-bench layers` splits one 100-jail `listjails`: serializing the 12 KB reply alone takes about 14 us, about
