@@ -24,6 +24,10 @@
 //!   Each attack runs in a process of its own (`attacker NAME ADDR NICE`),
 //!   once at nice 19, standing for machines elsewhere on the network (the
 //!   rows with a target), and once at the daemon's priority (comparison).
+//! - `actions SYSADMD_BINARY FAKE_IOCAGE`: every action once through
+//!   `sysadmd --backend cli` over fake-iocage with a 300 ms start-up cost per
+//!   run, per flavour: the iocage runs and wall time of each, beside the
+//!   reference server's one run per request; and 50 concurrent `listjails`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -72,8 +76,9 @@ async fn main() -> Result<()> {
         ["coalesce", fake] => coalesce(fake).await,
         ["attacks", binary] => attacks(binary).await,
         ["attacker", name, addr, nice] => attacker(name, addr, nice).await,
+        ["actions", binary, fake] => actions(binary, fake).await,
         _ => bail!(
-            "usage: sysadmd-bench rest SECONDS [uncached] | ws SECONDS [uncached] | memory SYSADMD_BINARY | layers | coalesce FAKE_IOCAGE | attacks SYSADMD_BINARY | attacker NAME ADDR NICE"
+            "usage: sysadmd-bench rest SECONDS [uncached] | ws SECONDS [uncached] | memory SYSADMD_BINARY | layers | coalesce FAKE_IOCAGE | attacks SYSADMD_BINARY | attacker NAME ADDR NICE | actions SYSADMD_BINARY FAKE_IOCAGE"
         ),
     }
 }
@@ -848,19 +853,27 @@ struct DaemonProcess {
 }
 
 impl DaemonProcess {
+    /// On the simulated host.
     fn spawn(binary: &str, rust_log: &str) -> Result<DaemonProcess> {
+        Self::spawn_backend(binary, rust_log, &["--backend", "sim"], &[])
+    }
+
+    /// With these backend arguments, and this environment added (for
+    /// fake-iocage, which it passes on to the iocage it runs).
+    fn spawn_backend(
+        binary: &str,
+        rust_log: &str,
+        backend: &[&str],
+        env: &[(&str, std::ffi::OsString)],
+    ) -> Result<DaemonProcess> {
         use std::io::BufRead;
         let state = tempfile::tempdir()?;
         let mut child = std::process::Command::new(binary)
-            .args([
-                "--plaintext",
-                "--listen",
-                "127.0.0.1:0",
-                "--backend",
-                "sim",
-                "--state-dir",
-            ])
+            .args(["--plaintext", "--listen", "127.0.0.1:0"])
+            .args(backend)
+            .arg("--state-dir")
             .arg(state.path())
+            .envs(env.iter().map(|(key, value)| (key, value)))
             .env("SYSADMD_ADMIN_PASSWORD", PASSWORD)
             .env("RUST_LOG", rust_log)
             .stdin(std::process::Stdio::null())
@@ -988,6 +1001,154 @@ async fn attacks(binary: &str) -> Result<()> {
         let ratio = row["p99_ms"].as_f64().unwrap_or(f64::NAN) / base;
         row["p99_ratio"] = json!(ratio);
         println!("{row}");
+    }
+    Ok(())
+}
+
+/// The start-up cost fake-iocage is given for every run in `actions`: what
+/// a Python iocage spends before doing anything (an interpreter, `sysctl`,
+/// libzfs), at the low end of what users measure.
+const IOCAGE_STARTUP_MS: u64 = 300;
+
+/// `actions SYSADMD FAKE_IOCAGE`: every API action once through the release
+/// `sysadmd --backend cli` over fake-iocage, which takes
+/// [`IOCAGE_STARTUP_MS`] for every run, per flavour: the iocage runs each
+/// action cost and its wall time; then 50 concurrent identical `listjails`.
+/// The reference server ran exactly one iocage command per request.
+async fn actions(binary: &str, fake: &str) -> Result<()> {
+    // (action, arguments, iocage runs of the reference server for it)
+    let script: [(&str, Value, u32); 19] = [
+        ("activatepool", json!({"action": "activatepool"}), 1),
+        ("listjails", json!({"action": "listjails"}), 1),
+        (
+            "createjail",
+            json!({"action": "createjail", "props": "tag=web1 release=10.2-RELEASE"}),
+            1,
+        ),
+        (
+            "clonejail",
+            json!({"action": "clonejail", "jail": "web1", "props": "tag=web2"}),
+            1,
+        ),
+        (
+            "getjailsettings",
+            json!({"action": "getjailsettings", "jail": "web1", "prop": "all"}),
+            1,
+        ),
+        (
+            "getdefaultsettings",
+            json!({"action": "getdefaultsettings"}),
+            1,
+        ),
+        (
+            "startjail",
+            json!({"action": "startjail", "jail": "web1"}),
+            1,
+        ),
+        (
+            "execjail",
+            json!({"action": "execjail", "jail": "web1", "command": "echo hi"}),
+            1,
+        ),
+        ("stopjail", json!({"action": "stopjail", "jail": "web1"}), 1),
+        ("capjail", json!({"action": "capjail", "jail": "web1"}), 1),
+        ("df", json!({"action": "df"}), 1),
+        ("listreleases", json!({"action": "listreleases"}), 2),
+        ("listplugins", json!({"action": "listplugins"}), 1),
+        (
+            "destroyjail",
+            json!({"action": "destroyjail", "jail": "web2"}),
+            1,
+        ),
+        ("cleantemplates", json!({"action": "cleantemplates"}), 1),
+        ("cleanjails", json!({"action": "cleanjails"}), 1),
+        ("cleanreleases", json!({"action": "cleanreleases"}), 1),
+        ("cleanall", json!({"action": "cleanall"}), 1),
+        (
+            "deactivatepool",
+            json!({"action": "deactivatepool", "pool": "tank"}),
+            1,
+        ),
+    ];
+    for flavour in ["legacy", "python"] {
+        let host = tempfile::tempdir()?;
+        let log = host.path().join("argv.log");
+        let env = [
+            (
+                "FAKE_IOCAGE_STATE",
+                host.path().join("state.json").into_os_string(),
+            ),
+            ("FAKE_IOCAGE_LOG", log.clone().into_os_string()),
+            ("FAKE_IOCAGE_FLAVOUR", flavour.into()),
+            ("FAKE_IOCAGE_FAULT", "slow".into()),
+            ("FAKE_IOCAGE_DELAY_MS", IOCAGE_STARTUP_MS.to_string().into()),
+        ];
+        let daemon = DaemonProcess::spawn_backend(
+            binary,
+            "error",
+            &["--backend", "cli", "--iocage", fake],
+            &env,
+        )?;
+        let runs = || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        let mut sender = connect_http(daemon.addr).await?;
+        // The first request pays the password hash; not part of any action.
+        put(&mut sender, &basic(), r#"{"action": "getdefaultsettings"}"#).await?;
+        for (action, args, reference) in &script {
+            let before = runs();
+            let started = Instant::now();
+            let (status, body) = put(&mut sender, &basic(), &args.to_string()).await?;
+            let wall = started.elapsed();
+            let ran = runs() - before;
+            println!(
+                "{}",
+                json!({"bench": "action", "flavour": flavour, "action": action, "status": status,
+                       "iocage_runs": ran, "reference_runs": reference,
+                       "wall_ms": wall.as_secs_f64() * 1e3, "iocage_startup_ms": IOCAGE_STARTUP_MS,
+                       "reply": String::from_utf8_lossy(&body).chars().take(200).collect::<String>()})
+            );
+        }
+        // 50 concurrent identical reads, after a change (so none is cached).
+        put(
+            &mut sender,
+            &basic(),
+            r#"{"action": "createjail", "props": "tag=web3 release=10.2-RELEASE"}"#,
+        )
+        .await?;
+        let before = runs();
+        let barrier = Arc::new(tokio::sync::Barrier::new(50));
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let (addr, barrier) = (daemon.addr, barrier.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut sender = connect_http(addr).await?;
+                barrier.wait().await;
+                let started = Instant::now();
+                let (status, _) = put(&mut sender, &basic(), r#"{"action": "listjails"}"#).await?;
+                anyhow::Ok((started.elapsed(), status))
+            }));
+        }
+        let mut latencies = Vec::new();
+        let mut failed = 0;
+        for task in tasks {
+            let (elapsed, status) = task.await??;
+            failed += usize::from(status != 200);
+            latencies.push(elapsed);
+        }
+        latencies.sort();
+        let percentile = |p: usize| {
+            latencies[(latencies.len() * p / 100).min(latencies.len() - 1)].as_secs_f64() * 1e3
+        };
+        println!(
+            "{}",
+            json!({"bench": "concurrent_reads", "flavour": flavour, "reads": 50, "failed": failed,
+                   "iocage_runs": runs() - before, "target_runs": 2,
+                   "p50_ms": percentile(50), "p99_ms": percentile(99), "iocage_startup_ms": IOCAGE_STARTUP_MS})
+        );
     }
     Ok(())
 }
