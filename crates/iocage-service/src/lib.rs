@@ -14,6 +14,7 @@
 mod backend;
 mod cache;
 mod cli;
+mod inventory;
 mod model;
 pub mod properties;
 mod service;
@@ -27,6 +28,6 @@ pub use model::{
     CleanTarget, DfEntry, ExecOutput, JailInfo, JailState, NewJail, PluginInfo, PropertyRow,
     Releases, StateChange,
 };
-pub use service::{Caller, IocageService, ServiceError};
+pub use service::{Caller, IocageService, ServiceError, ServiceOptions};
 pub use sim::{FORMAT_VERSION, SimBackend, SimError};
 pub use validate::{MAX_COMMAND, MAX_NAME, MAX_VALUE};

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
@@ -31,8 +32,9 @@ use sysadm_proto::{
 };
 use tokio::sync::{RwLock, RwLockWriteGuard};
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, BackendResult};
 use crate::cache::ReplyCache;
+use crate::inventory::{Freshness, Inventory};
 use crate::model::{CleanTarget, JailInfo, StateChange};
 use crate::validate::{self, PropUse};
 
@@ -124,11 +126,29 @@ struct Inner {
     changes_done: AtomicU64,
     /// Serialized replies of the backend's current generation.
     cache: ReplyCache,
+    /// The jails known, for resolving names.
+    inventory: Inventory,
+}
+
+/// How an [`IocageService`] trades freshness for iocage runs.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceOptions {
+    /// How long a listing of the jails is trusted to resolve jail names
+    /// against changes made behind the service's back (iocage run by hand).
+    /// The service's own changes are always seen at once. Zero (the default):
+    /// every resolution lists; a real host wants seconds (sysadmd's
+    /// `[iocage] inventory_ttl_ms`, 2000).
+    pub inventory_ttl: std::time::Duration,
 }
 
 impl IocageService {
     /// A service over `backend`.
     pub fn new(backend: Arc<dyn Backend>) -> IocageService {
+        IocageService::with_options(backend, ServiceOptions::default())
+    }
+
+    /// A service over `backend`, with these options.
+    pub fn with_options(backend: Arc<dyn Backend>, options: ServiceOptions) -> IocageService {
         IocageService {
             inner: Arc::new(Inner {
                 backend,
@@ -138,6 +158,7 @@ impl IocageService {
                 in_flight: Mutex::new(HashMap::new()),
                 changes_done: AtomicU64::new(0),
                 cache: ReplyCache::default(),
+                inventory: Inventory::new(options.inventory_ttl),
             }),
         }
     }
@@ -305,49 +326,47 @@ fn validate_request(request: &IocageRequest) -> Result<(), ServiceError> {
 impl Inner {
     /// Resolves a jail name to its listing: exact tag, then exact UUID, then
     /// a unique UUID prefix (the "use adae47cb or just adae" of iocage's help).
+    ///
+    /// The jails come from the inventory ([`crate::inventory`]); a name it
+    /// does not know is looked up once more in a new listing before a 404.
     async fn resolve(&self, name: &str) -> Result<JailInfo, ServiceError> {
-        let jails = self.backend.list_jails().await?;
-        if let Some(jail) = jails.iter().find(|jail| jail.tag == name) {
-            // A tag that reads as another jail's UUID or the start of it
-            // (made before tags were checked, or with iocage directly) could
-            // stand for either jail: never guess which one to change.
-            let lower = name.to_ascii_lowercase();
-            let other = jails.iter().find(|other| {
-                crate::validate::uuid_like(name)
-                    && other.uuid != jail.uuid
-                    && other.uuid.starts_with(&lower)
-            });
-            if let Some(other) = other {
-                return Err(ServiceError::bad_request(format!(
-                    "jail name {name} is ambiguous: it is the tag of jail {} and the start of \
-                     the UUID of jail {} ({}); give the full UUID",
-                    jail.uuid, other.uuid, other.tag
-                )));
+        let asked = Instant::now();
+        let jails = self
+            .inventory
+            .jails(&*self.backend, Freshness::Window)
+            .await?;
+        match find_jail(&jails, name) {
+            Err(error) if error.code() == ErrorCode::NotFound => {
+                let jails = self
+                    .inventory
+                    .jails(&*self.backend, Freshness::Since(asked))
+                    .await?;
+                find_jail(&jails, name)
             }
-            return Ok(jail.clone());
+            found => found,
         }
-        if let Some(jail) = jails.iter().find(|jail| jail.uuid == name) {
-            return Ok(jail.clone());
+    }
+
+    /// Passes a change's result on; when it failed, what it did is not known
+    /// (iocage may have made the jail and then failed), so the inventory
+    /// lists again next time.
+    fn noted<T>(&self, result: BackendResult<T>) -> BackendResult<T> {
+        if result.is_err() {
+            self.inventory.forget();
         }
-        let matches: Vec<&JailInfo> = jails
-            .iter()
-            .filter(|jail| jail.uuid.starts_with(&name.to_ascii_lowercase()))
-            .collect();
-        match matches.as_slice() {
-            [jail] => Ok((*jail).clone()),
-            [] => Err(ServiceError::new(
-                ErrorCode::NotFound,
-                format!("jail {name} not found: no jail has this tag, UUID or UUID prefix"),
-            )),
-            several => Err(ServiceError::bad_request(format!(
-                "multiple jails matching name: {name} ({}); give more of the UUID",
-                several
-                    .iter()
-                    .map(|jail| jail.uuid.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+        result
+    }
+
+    /// Lists every jail and template, and keeps the listing in the inventory.
+    async fn listing(&self) -> Result<Vec<JailInfo>, ServiceError> {
+        if !self.inventory.keeps_listings() {
+            return Ok(self.backend.list_jails().await?);
         }
+        let (started, updates) = (Instant::now(), self.inventory.updates());
+        let jails = self.backend.list_jails().await?;
+        self.inventory
+            .listed(Arc::new(jails.clone()), started, updates);
+        Ok(jails)
     }
 
     fn jail_lock(&self, uuid: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -377,8 +396,8 @@ impl Inner {
         let backend = &self.backend;
         Ok(match request {
             IocageRequest::ListJails => IocageResponse::ListJails(JailList {
-                jails: backend
-                    .list_jails()
+                jails: self
+                    .listing()
                     .await?
                     .into_iter()
                     .filter(|jail| !jail.template)
@@ -495,7 +514,9 @@ impl Inner {
         };
         if let Some((target, message)) = clean {
             let _host = self.exclusive().await;
-            backend.clean(target).await?;
+            let cleaned = backend.clean(target).await;
+            self.inventory.forget();
+            cleaned?;
             let success = Success::new(message);
             return Ok(match target {
                 CleanTarget::All => IocageResponse::CleanAll(success),
@@ -507,14 +528,18 @@ impl Inner {
         match &request {
             IocageRequest::ActivatePool { pool: Some(pool) } => {
                 let _host = self.exclusive().await;
-                backend.activate(pool).await?;
+                let activated = backend.activate(pool).await;
+                self.inventory.forget();
+                activated?;
                 return Ok(IocageResponse::ActivatePool(ActivatePoolResult::Activated(
                     Success::new(format!("pool {pool} activated.")),
                 )));
             }
             IocageRequest::DeactivatePool { pool } => {
                 let _host = self.exclusive().await;
-                backend.deactivate(pool).await?;
+                let deactivated = backend.deactivate(pool).await;
+                self.inventory.forget();
+                deactivated?;
                 return Ok(IocageResponse::DeactivatePool(Success::new(format!(
                     "pool {pool} deactivated."
                 ))));
@@ -528,7 +553,8 @@ impl Inner {
                     Some(lock) => Some(lock.lock().await),
                     None => None,
                 };
-                let jail = backend.create(&pairs, *empty).await?;
+                let jail = self.noted(backend.create(&pairs, *empty).await)?;
+                self.inventory.added(&jail.uuid, &jail.tag, None);
                 let success = if *empty {
                     CreateSuccess::Empty { uuid: jail.uuid }
                 } else {
@@ -571,7 +597,8 @@ impl Inner {
                     Some(lock) => Some(lock.lock().await),
                     None => None,
                 };
-                let new = backend.clone_jail(&jail.uuid, &pairs).await?;
+                let new = self.noted(backend.clone_jail(&jail.uuid, &pairs).await)?;
+                self.inventory.added(&new.uuid, &new.tag, Some(&jail.uuid));
                 IocageResponse::CloneJail(CloneJailResult {
                     jail: name,
                     props,
@@ -579,7 +606,8 @@ impl Inner {
                 })
             }
             IocageRequest::DestroyJail { .. } => {
-                backend.destroy(&jail.uuid).await?;
+                self.noted(backend.destroy(&jail.uuid).await)?;
+                self.inventory.removed(&jail.uuid);
                 IocageResponse::DestroyJail(DestroyJailResult::new(jail.uuid))
             }
             IocageRequest::ExecJail { user, command, .. } => {
@@ -599,6 +627,52 @@ impl Inner {
             }
             other => return Err(internal(format!("{} is not a jail change", other.action()))),
         })
+    }
+}
+
+/// Finds `name` among `jails`: exact tag, then exact UUID, then a unique UUID
+/// prefix; 404 when none matches, 400 when it is ambiguous.
+fn find_jail(jails: &[JailInfo], name: &str) -> Result<JailInfo, ServiceError> {
+    if let Some(jail) = jails.iter().find(|jail| jail.tag == name) {
+        // A tag that reads as another jail's UUID or the start of it
+        // (made before tags were checked, or with iocage directly) could
+        // stand for either jail: never guess which one to change.
+        let lower = name.to_ascii_lowercase();
+        let other = jails.iter().find(|other| {
+            crate::validate::uuid_like(name)
+                && other.uuid != jail.uuid
+                && other.uuid.starts_with(&lower)
+        });
+        if let Some(other) = other {
+            return Err(ServiceError::bad_request(format!(
+                "jail name {name} is ambiguous: it is the tag of jail {} and the start of \
+                 the UUID of jail {} ({}); give the full UUID",
+                jail.uuid, other.uuid, other.tag
+            )));
+        }
+        return Ok(jail.clone());
+    }
+    if let Some(jail) = jails.iter().find(|jail| jail.uuid == name) {
+        return Ok(jail.clone());
+    }
+    let matches: Vec<&JailInfo> = jails
+        .iter()
+        .filter(|jail| jail.uuid.starts_with(&name.to_ascii_lowercase()))
+        .collect();
+    match matches.as_slice() {
+        [jail] => Ok((*jail).clone()),
+        [] => Err(ServiceError::new(
+            ErrorCode::NotFound,
+            format!("jail {name} not found: no jail has this tag, UUID or UUID prefix"),
+        )),
+        several => Err(ServiceError::bad_request(format!(
+            "multiple jails matching name: {name} ({}); give more of the UUID",
+            several
+                .iter()
+                .map(|jail| jail.uuid.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
     }
 }
 

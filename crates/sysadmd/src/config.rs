@@ -337,6 +337,10 @@ pub struct Limits {
     pub event_queue: usize,
     /// Time limit of one iocage run (cli backend), in seconds.
     pub iocage_timeout_secs: u64,
+    /// How long a listing of the jails is trusted to resolve jail names
+    /// against changes made outside sysadmd (cli backend), in milliseconds;
+    /// sysadmd's own changes are seen at once. 0: every change lists.
+    pub iocage_inventory_ttl_ms: u64,
 }
 
 impl Default for Limits {
@@ -356,6 +360,7 @@ impl Default for Limits {
             shutdown_grace_secs: 30,
             event_queue: 256,
             iocage_timeout_secs: 600,
+            iocage_inventory_ttl_ms: 2000,
         }
     }
 }

@@ -25,7 +25,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use iocage_service::{Backend, BackendError, CliBackend, IocageService, Runner, SimBackend};
+use iocage_service::{
+    Backend, BackendError, CliBackend, IocageService, Runner, ServiceOptions, SimBackend,
+};
 
 pub use app::App;
 pub use config::{
@@ -111,14 +113,15 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         }
     }
     let listeners = server::bind_listeners(&config.listen).await?;
-    let (backend, backend_line) = match options.backend {
+    let (backend, backend_line, service_options) = match options.backend {
         Some(backend) => (
             backend,
             "serving a backend supplied by the caller".to_owned(),
+            ServiceOptions::default(),
         ),
         None => backend(config).await?,
     };
-    let service = IocageService::new(backend);
+    let service = IocageService::with_options(backend, service_options);
     let audit = Audit::open(&config.audit_log)?;
 
     let auth_config = auth::AuthConfig {
@@ -230,8 +233,11 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
 /// Chooses the backend and says why, for the start-up message. The CLI
 /// backend asks iocage for its flavour now (unless configured), so that a
 /// program that is not iocage stops the start instead of failing every request.
-async fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String)> {
-    let sim = |why: &str| -> Result<(Arc<dyn Backend>, String)> {
+/// The backend the configuration asks for, the banner line that names it,
+/// and how the service should use it: a real iocage is costly to run, so
+/// jail names are resolved from the inventory within its freshness window.
+async fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String, ServiceOptions)> {
+    let sim = |why: &str| -> Result<(Arc<dyn Backend>, String, ServiceOptions)> {
         let dir = config.state_dir.join("simhost");
         modes::create_private_dir(&dir)?;
         let backend = SimBackend::open(&dir)
@@ -243,6 +249,7 @@ async fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String)> {
                 "serving the simulated iocage host ({why}); its state is in {}",
                 dir.display()
             ),
+            ServiceOptions::default(),
         ))
     };
     let cli = |program: std::path::PathBuf, why: String| async move {
@@ -271,7 +278,10 @@ async fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String)> {
             "serving iocage at {} ({why}), the {flavour} flavour ({how})",
             program.display()
         );
-        anyhow::Ok((Arc::new(backend) as Arc<dyn Backend>, line))
+        let options = ServiceOptions {
+            inventory_ttl: std::time::Duration::from_millis(config.limits.iocage_inventory_ttl_ms),
+        };
+        anyhow::Ok((Arc::new(backend) as Arc<dyn Backend>, line, options))
     };
     match config.backend {
         BackendChoice::Sim => sim("--backend sim"),
