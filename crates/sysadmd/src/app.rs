@@ -127,6 +127,9 @@ pub(crate) struct Peer {
     pub(crate) subscriber: Option<Subscriber>,
     /// The connection's slot, told when a request authenticates.
     slot: Option<crate::server::ConnectionSlot>,
+    /// Since when the connection has had no login: its start, or its last
+    /// logout (a WebSocket gets its login deadline afresh after each).
+    unauthenticated_since: Mutex<std::time::Instant>,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +151,7 @@ impl Peer {
             login: Mutex::new(None),
             subscriber,
             slot: None,
+            unauthenticated_since: Mutex::new(std::time::Instant::now()),
         }
     }
 
@@ -168,7 +172,23 @@ impl Peer {
     }
 
     fn set_login(&self, login: Option<Login>) {
-        *self.login.lock().expect("login lock") = login;
+        let mut current = self.login.lock().expect("login lock");
+        if current.is_some() && login.is_none() {
+            *self
+                .unauthenticated_since
+                .lock()
+                .expect("unauthenticated since lock") = std::time::Instant::now();
+        }
+        *current = login;
+    }
+
+    /// When the connection last became unauthenticated (its start or its
+    /// last logout); meaningful while [`Peer::is_authenticated`] is false.
+    pub(crate) fn unauthenticated_since(&self) -> std::time::Instant {
+        *self
+            .unauthenticated_since
+            .lock()
+            .expect("unauthenticated since lock")
     }
 
     pub(crate) fn is_authenticated(&self) -> bool {

@@ -183,6 +183,12 @@ pub(crate) async fn serve(
                 if peer.is_authenticated() {
                     continue;
                 }
+                // After a logout (`rpc/auth_clear`) the deadline runs afresh.
+                let due = peer.unauthenticated_since() + Duration::from_secs(auth_limit);
+                if due > tokio::time::Instant::now().into_std() {
+                    auth_deadline.as_mut().reset(due.into());
+                    continue;
+                }
                 break Some((CloseCode::Policy, "not authenticated in time"));
             }
             () = &mut idle_deadline => break Some((CloseCode::Normal, "idle for too long")),

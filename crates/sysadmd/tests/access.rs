@@ -319,5 +319,19 @@ async fn a_websocket_that_does_not_log_in_in_time_is_closed() {
         .call(iocage("still", json!({"action": "listjails"})))
         .await;
     assert!(reply["args"]["listjails"].is_object(), "{reply}");
+    // After a logout the deadline runs afresh: a long-lived connection that
+    // logs out and in again (the reference clients do) is not closed for
+    // the time it was logged in, and one that stays logged out is.
+    let reply = patient.call(rpc("auth_clear", json!({}))).await;
+    assert_eq!(reply["args"], "cleared", "{reply}");
+    let reply = patient
+        .call(json!({"namespace": "rpc", "name": "auth", "id": "again",
+                     "args": {"username": "admin", "password": ADMIN_PASSWORD}}))
+        .await;
+    assert_eq!(reply["name"], "response", "{reply}");
+    let reply = patient.call(rpc("auth_clear", json!({}))).await;
+    assert_eq!(reply["args"], "cleared", "{reply}");
+    let (code, reason) = patient.close_reason().await.expect("a close frame");
+    assert_eq!((code, reason.as_str()), (1008, "not authenticated in time"));
     server.stop().await;
 }
