@@ -425,9 +425,16 @@ impl Iocage {
             Line::Develop | Line::Python => &["get", "-r", prop],
         };
         let out = self.checked(args).await?;
-        if self.line == Line::Release17 && out.stdout.contains("ERROR: unsupported property") {
-            // `show` puts `__get_jail_prop`'s error in the value cell and
-            // exits with column's status (lib/ioc-help@6189eac:1403-1408).
+        let unsupported = |line: &str| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            words
+                .windows(2)
+                .any(|pair| pair == ["ERROR:", "unsupported"])
+        };
+        if self.line == Line::Release17 && out.stdout.lines().any(unsupported) {
+            // `show` puts `__get_jail_prop`'s error in the value cell,
+            // spread by `column -t`, and exits with column's status
+            // (lib/ioc-help@6189eac:1403-1408).
             return Err(Error::new(
                 ErrorKind::Invalid,
                 format!("unsupported property: {prop} !"),
@@ -807,16 +814,17 @@ impl Iocage {
         if self.failed(&out) {
             return Err(iocage_error(&args, &out));
         }
-        let messages = parse_messages(&out.stdout);
-        if !messages
-            .iter()
-            .any(|message| message.text.starts_with("Destroying "))
+        // The prompt is `echo -n`, so the first `Destroying` shares its line.
+        if !out
+            .stdout
+            .lines()
+            .any(|line| line.contains("  Destroying "))
         {
             return Err(unreadable(&out, "no dataset was reported destroyed"));
         }
         Ok(Parsed {
             value: (),
-            messages,
+            messages: parse_messages(&out.stdout),
         })
     }
 
