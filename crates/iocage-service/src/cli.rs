@@ -257,13 +257,27 @@ impl Backend for CliBackend {
     async fn releases(&self) -> BackendResult<Releases> {
         let driver = self.driver().await?;
         let local = self.value(driver.releases().await)?;
-        let remote = match driver.flavour() {
+        let (remote, remote_missing) = match driver.flavour() {
             // Legacy iocage cannot list remote releases without prompting
             // (`fetch` asks which one to download), so none are reported.
-            Flavour::Legacy => Vec::new(),
-            Flavour::Python => self.value(driver.remote_releases().await)?,
+            Flavour::Legacy => (Vec::new(), None),
+            // `list -R` goes to the network, bounded by its own short time
+            // limit; when it fails the local list is still the answer, as
+            // the reference server did (sysadm-iocage.cpp@42adfc6:123-133),
+            // and the reply says why the remote part is missing.
+            Flavour::Python => match self.value(driver.remote_releases().await) {
+                Ok(remote) => (remote, None),
+                Err(error) => {
+                    tracing::warn!(%error, "the remote release list is missing");
+                    (Vec::new(), Some(error.to_string()))
+                }
+            },
         };
-        Ok(Releases { local, remote })
+        Ok(Releases {
+            local,
+            remote,
+            remote_missing,
+        })
     }
 
     async fn plugins(&self) -> BackendResult<Vec<PluginInfo>> {

@@ -464,6 +464,7 @@ impl Inner {
                 IocageResponse::ListReleases(ReleaseList {
                     local: releases.local,
                     remote: releases.remote,
+                    remote_missing: releases.remote_missing,
                 })
             }
             IocageRequest::ListPlugins => IocageResponse::ListPlugins(PluginList {
