@@ -678,13 +678,35 @@ impl Iocage {
         }
     }
 
-    /// Destroys a jail (`destroy -f`, no prompt; a running jail is stopped
-    /// first by legacy and Python alike). Whether the jail is gone is
-    /// checked: legacy 1.7.x prints `Destroying: UUID` before `zfs destroy`
-    /// runs and ignores its failure (lib/ioc-zfs@6189eac:362-378).
+    /// Destroys a jail, refusing ([`ErrorKind::Conflict`]) one that other
+    /// jails were cloned or created from, in every version.
+    ///
+    /// Legacy: `destroy -f` (no prompt; a running jail is stopped first).
+    /// Develop refuses a jail with dependent clones itself
+    /// (lib/ioc-zfs@ff9b266:1028-1058); 1.7.x prints `Destroying: UUID`
+    /// before `zfs destroy` runs and ignores its failure
+    /// (lib/ioc-zfs@6189eac:362-378), so the listing tells whether it is gone.
+    ///
+    /// Python: `-f` skips the dependents check, and since 1.2+ destroys the
+    /// clones with it (`zfs destroy -r -Rf`), so `destroy JAIL` is run
+    /// without `-f` and its `Are you sure?` answered `y` on stdin: then
+    /// `child_test` refuses a jail with snapshots, which every clone and
+    /// every jail made from a template has (`has dependent jails`, exit 1;
+    /// iocage_cli/destroy.py@6f6f4eb:36-87,125-131, the same order in 1.0
+    /// @8fc88756:35-128), and a running jail is refused (`still running`,
+    /// iocage_lib/iocage.py@6f6f4eb:742-751).
     pub async fn destroy(&self, jail: &str) -> Result<()> {
-        let args = ["destroy", "-f", jail];
-        let out = self.checked(&args).await?;
+        let (args, input): (&[&str], _) = match self.line {
+            Line::Python => (&["destroy", jail], Some(&b"y\n"[..])),
+            Line::Develop | Line::Release17 => (&["destroy", "-f", jail], None),
+        };
+        let mut out = run(&self.runner, args, input).await?;
+        if self.failed(&out) {
+            return Err(iocage_error(args, &out));
+        }
+        // click's prompt has no newline after it (its answer comes from the
+        // pipe, unechoed), so `Destroying N` follows it on the same line.
+        out.stdout = out.stdout.replace("Are you sure? [y/N]: ", "\n");
         let report = parsed(&out, crate::parse_destroy(&out.stdout))?;
         if !report.value.destroyed().any(|name| name == jail) {
             return Err(unreadable(&out, "the jail was not reported destroyed"));
@@ -700,7 +722,7 @@ impl Iocage {
                     }
                     stderr => cut(stderr),
                 };
-                return Err(classify(text, &args));
+                return Err(classify(text, args));
             }
         }
         Ok(report.map(drop))
