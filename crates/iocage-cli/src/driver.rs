@@ -759,7 +759,15 @@ impl Iocage {
                 // @6189eac); jexec's own complaints and iocage's errors are
                 // failures to run, not the command's.
                 let jexec = out.stderr.lines().any(|line| line.starts_with("jexec: "));
-                if (jexec && !out.success()) || has_error_line(&out.stderr) {
+                // 1.7.x prints its own errors on stdout and exits 1 before
+                // jexec runs (lib/ioc-common@6189eac:126-164): exactly one
+                // of those lines and nothing else. A command may print
+                // `ERROR:` lines of its own, so only those texts count.
+                let own_17 = self.line == Line::Release17
+                    && out.exit == ExitKind::Code(1)
+                    && out.stderr.trim().is_empty()
+                    && legacy_17_exec_error(&out.stdout, jail);
+                if (jexec && !out.success()) || has_error_line(&out.stderr) || own_17 {
                     return Err(iocage_error(&args, &out));
                 }
                 let status = match out.exit {
@@ -929,6 +937,20 @@ impl Iocage {
         let out = self.checked(&["list", "-P", "-R"]).await?;
         parsed(&out, crate::parse_plugins(&out.stdout))
     }
+}
+
+/// Whether `stdout` is exactly one of the errors 1.7.x's `__exec` prints
+/// itself (lib/ioc-common@6189eac:129-163).
+fn legacy_17_exec_error(stdout: &str, jail: &str) -> bool {
+    let messages = parse_messages(stdout);
+    let [message] = messages.as_slice() else {
+        return false;
+    };
+    message.level == Level::Error
+        && (message.text == format!("{jail} not found.")
+            || message.text == "Missing UUID!"
+            || message.text == "multiple matching UUIDs!"
+            || message.text.starts_with("Invalid exec option: "))
 }
 
 fn value_of<'a>(props: &'a [(String, String)], key: &str) -> Option<&'a str> {

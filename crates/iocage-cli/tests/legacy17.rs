@@ -104,6 +104,11 @@ clean) # lib/ioc-cmd@6189eac:26, lib/ioc-zfs@6189eac:30-96: -a|-r|-j only, alway
             echo "  Cleaning TAGs at $pool/iocage/tags"; exit 0
         else echo "  Command not confirmed.  No action taken."; exit 1; fi;;
     esac;;
+exec) # lib/ioc-common@6189eac:121-170: errors on stdout, then jexec's status
+    shift 3; u=$(find_jail "$1")
+    [ -z "$u" ] && { echo "  ERROR: $1 not found."; exit 1; }
+    shift
+    "$@";;
 *) echo "  ERROR: unknown command $1"; exit 1;;
 esac
 "#;
@@ -266,4 +271,27 @@ async fn show_stands_in_for_get_r_and_df_tags_lose_their_padding() {
     let df = iocage.df().await.unwrap().value;
     assert_eq!(df[0].tag.as_deref(), Some("web"));
     assert_eq!(df[0].name, made.name);
+}
+
+#[tokio::test]
+async fn exec_tells_its_own_errors_on_stdout_from_the_command_s() {
+    let (_dir, iocage) = host().await;
+    let made = make(&iocage, "web").await;
+    let argv = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+    let done = iocage
+        .exec(
+            &made.name,
+            "root",
+            &argv(&["sh", "-c", "echo '  ERROR: mine'; exit 1"]),
+        )
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(done.status, 1);
+    assert_eq!(done.lines, vec!["  ERROR: mine"]);
+    let error = iocage
+        .exec("nosuch", "root", &argv(&["true"]))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::NotFound, "{error:?}");
 }
