@@ -642,7 +642,16 @@ impl Iocage {
             .jails
             .iter()
             .filter(|jail| !before.value.jails.iter().any(|old| old.name == jail.name))
-            .filter(|jail| tag.is_none_or(|tag| jail.tag.as_deref() == Some(tag)))
+            .filter(|jail| {
+                let made = jail.tag.as_deref().unwrap_or_default();
+                match tag {
+                    Some(tag) => made == tag,
+                    // Without a tag, 1.7.x tags the jail with the time
+                    // (`tag=$(date "+%F@%T")`, lib/ioc-globals@6189eac:103),
+                    // which tells it from jails made meanwhile with a tag.
+                    None => is_date_tag(made),
+                }
+            })
             .collect();
         let command = args.first().map_or("", String::as_str);
         match (new.as_slice(), self.failed(&out)) {
@@ -951,6 +960,18 @@ fn legacy_17_exec_error(stdout: &str, jail: &str) -> bool {
             || message.text == "Missing UUID!"
             || message.text == "multiple matching UUIDs!"
             || message.text.starts_with("Invalid exec option: "))
+}
+
+/// Whether `tag` is `date "+%F@%T"`: `2016-02-17@10:00:00`.
+fn is_date_tag(tag: &str) -> bool {
+    let bytes = tag.as_bytes();
+    bytes.len() == 19
+        && bytes.iter().enumerate().all(|(at, &byte)| match at {
+            4 | 7 => byte == b'-',
+            10 => byte == b'@',
+            13 | 16 => byte == b':',
+            _ => byte.is_ascii_digit(),
+        })
 }
 
 fn value_of<'a>(props: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -1283,6 +1304,14 @@ mod tests {
         // Another jail's notice (a running `depends` jail, iocage/iocage#608)
         // is not about this one.
         assert_eq!(already("pgsql is already running!\n", "nextcloud"), None);
+    }
+
+    #[test]
+    fn default_legacy_tags_are_dates() {
+        assert!(is_date_tag("2016-02-17@10:00:59"));
+        assert!(!is_date_tag("web"));
+        assert!(!is_date_tag("2016-02-17 10:00:59"));
+        assert!(!is_date_tag("2016-02-17@10:00:5"));
     }
 
     #[test]

@@ -179,6 +179,14 @@ async fn a_silent_create_is_found_by_listing_and_the_ip_column_is_read() {
         .value;
     assert_eq!(empty.tag, "bare");
     assert_ne!(empty.name, made.name);
+    // Without a tag, the jail gets the time as its tag (lib/ioc-globals@6189eac:103).
+    let dated = iocage
+        .create(&props(&[("release", "10.2-RELEASE")]), false)
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(dated.tag.len(), 19, "{dated:?}");
+    assert_eq!(&dated.tag[10..11], "@", "{dated:?}");
 }
 
 #[tokio::test]
