@@ -877,10 +877,55 @@ impl Iocage {
         parsed(&out, crate::parse_pool(&out.stdout))
     }
 
-    /// Activates a pool.
+    /// Activates a pool, leaving it the only one active.
+    ///
+    /// Legacy develop before the UCL change (13de231, which first printed
+    /// `iocage DEVELOP (2016-03-23)`) and 1.7.x mark a pool with `zpool set
+    /// comment=iocage` and leave the old pool marked too
+    /// (lib/ioc-zfs@3ffbc87:5-17, @6189eac:5-17), after which every command
+    /// fails with `You have more then one pool set for iocage use!`
+    /// (`__find_mypool`, lib/ioc-info@3ffbc87:332-350). So legacy is asked
+    /// for its pool again, and every other pool that warning lists is
+    /// deactivated (`zpool set comment=inherit`).
     pub async fn activate(&self, pool: &str) -> Result<()> {
         let out = self.checked(&["activate", pool]).await?;
-        Ok(parsed(&out, crate::parse_activate(&out.stdout))?.map(drop))
+        let mut done = parsed(&out, crate::parse_activate(&out.stdout))?.map(drop);
+        if self.line == Line::Python {
+            return Ok(done);
+        }
+        let check = self.run(&["activate"]).await?;
+        if check.success() {
+            return Ok(done);
+        }
+        let others = marked_pools(&check.stderr)
+            .into_iter()
+            .filter(|marked| marked != pool)
+            .collect::<Vec<_>>();
+        if others.is_empty() {
+            // The pool was activated (exit 0); what the check said is kept.
+            done.messages.extend(parse_messages(&check.stderr));
+            return Ok(done);
+        }
+        for other in &others {
+            let out = self.checked(&["deactivate", other.as_str()]).await?;
+            done.messages.extend(parse_messages(&out.stdout));
+        }
+        let now = self.active_pool().await?;
+        if now.value != pool {
+            return Err(Error::failed(format!(
+                "after activating {pool} and deactivating {}, iocage names {} as its pool",
+                others.join(", "),
+                now.value
+            )));
+        }
+        done.messages.push(Message {
+            level: Level::Info,
+            text: format!(
+                "deactivated {} (legacy iocage left it active)",
+                others.join(", ")
+            ),
+        });
+        Ok(done)
     }
 
     /// Deactivates a pool (legacy only: Python keeps one active pool).
@@ -946,6 +991,25 @@ impl Iocage {
         let out = self.checked(&["list", "-P", "-R"]).await?;
         parsed(&out, crate::parse_plugins(&out.stdout))
     }
+}
+
+/// The pools legacy's multi-pool warning lists, between `**** POOLS ****`
+/// and `***************`, one `name<TAB>iocage` line each
+/// (lib/ioc-info@3ffbc87:337-348).
+fn marked_pools(stderr: &str) -> Vec<String> {
+    let mut pools = Vec::new();
+    let mut inside = false;
+    for line in stderr.lines() {
+        let line = line.trim();
+        if line == "**** POOLS ****" {
+            inside = true;
+        } else if inside && line.starts_with("****") {
+            break;
+        } else if inside && let Some(name) = line.split_whitespace().next() {
+            pools.push(name.to_owned());
+        }
+    }
+    pools
 }
 
 /// Whether `stdout` is exactly one of the errors 1.7.x's `__exec` prints

@@ -104,6 +104,18 @@ clean) # lib/ioc-cmd@6189eac:26, lib/ioc-zfs@6189eac:30-96: -a|-r|-j only, alway
             echo "  Cleaning TAGs at $pool/iocage/tags"; exit 0
         else echo "  Command not confirmed.  No action taken."; exit 1; fi;;
     esac;;
+activate) # lib/ioc-zfs@6189eac:5-17, __find_mypool lib/ioc-info@6189eac (as @3ffbc87:332-350)
+    [ -e "$S/pools" ] || printf 'tank iocage\ndata -\n' > "$S/pools"
+    if [ -n "$2" ]; then sed -i "s/^$2 .*/$2 iocage/" "$S/pools"; exit 0; fi
+    if [ "$(grep -c ' iocage$' "$S/pools")" -gt 1 ]; then
+        echo "" >&2; echo "  WARNING: You have more then one pool set for iocage use!" >&2; echo "" >&2
+        echo "**** POOLS ****" >&2; grep ' iocage$' "$S/pools" | tr ' ' '\t' >&2; echo "***************" >&2
+        echo "" >&2; echo "  Please run 'iocage deactivate' on one of them" >&2; echo "" >&2
+        exit 1
+    fi
+    echo "pool: $(grep ' iocage$' "$S/pools" | cut -d' ' -f1)";;
+deactivate) # iocage@6189eac:93-96, lib/ioc-zfs@6189eac:19-28
+    sed -i "s/^$2 .*/$2 inherit/" "$S/pools";;
 exec) # lib/ioc-common@6189eac:121-170: errors on stdout, then jexec's status
     shift 3; u=$(find_jail "$1")
     [ -z "$u" ] && { echo "  ERROR: $1 not found."; exit 1; }
@@ -302,4 +314,22 @@ async fn exec_tells_its_own_errors_on_stdout_from_the_command_s() {
         .await
         .unwrap_err();
     assert_eq!(error.kind, ErrorKind::NotFound, "{error:?}");
+}
+
+#[tokio::test]
+async fn activating_a_pool_leaves_no_other_pool_marked() {
+    let (_dir, iocage) = host().await;
+    assert_eq!(iocage.active_pool().await.unwrap().value, "tank");
+    let done = iocage.activate("data").await.unwrap();
+    assert!(
+        done.messages
+            .iter()
+            .any(|m| m.text.contains("deactivated tank")),
+        "{done:?}"
+    );
+    // Without the deactivation, this would fail with "more then one pool".
+    assert_eq!(iocage.active_pool().await.unwrap().value, "data");
+    // Activating the active pool changes nothing.
+    iocage.activate("data").await.unwrap();
+    assert_eq!(iocage.active_pool().await.unwrap().value, "data");
 }
