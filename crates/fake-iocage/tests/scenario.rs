@@ -608,7 +608,9 @@ async fn documented_scenario_on_python_iocage() {
         "list -l -t",
         "get -p",
         "exec -U root -- test echo hi",
-        "destroy -f test",
+        // Without -f, which would skip the dependents check (the prompt is
+        // answered on stdin).
+        "destroy test",
         "clone test -n newtest",
         "clean -f -a",
         "get all default",

@@ -67,15 +67,15 @@ async fn an_iocage_version_that_is_not_driven_stops_the_start_with_one_line() {
     let state = tempfile::tempdir().unwrap();
     for (version, shown) in [
         (
-            "iocage 1.7.4 (2016/02/17)",
-            "legacy iocage 1.7.4 is not supported (",
+            "iocage 1.7.3 (2015/08/13)",
+            "legacy iocage 1.7.3 is not supported (",
         ),
         (
             "Version\t0.9.10 2017/12/22",
             "Python iocage 0.9.10 2017/12/22 is not supported (",
         ),
     ] {
-        // What those versions print for `--version` (iocage@6189eac:33,
+        // What those versions print for `--version` (iocage@v1.7.3:33,
         // iocage/main.py@67cf40f2:66).
         let program = host.path().join("iocage");
         std::fs::write(&program, format!("#!/bin/sh\nprintf '{version}\\n'\n")).unwrap();

@@ -369,6 +369,33 @@ impl Inner {
         Ok(jails)
     }
 
+    /// A create or clone with `tag` may go ahead only if no jail has that
+    /// tag: 409 otherwise, on every backend and version (legacy iocage
+    /// would rename the other jail's tag to a date, `__link_tag` in
+    /// lib/ioc-common@6189eac:302-325). Called under the tag's lock, so two
+    /// requests for one tag cannot both pass.
+    async fn tag_is_free(&self, tag: Option<&str>) -> Result<(), ServiceError> {
+        let Some(tag) = tag else {
+            return Ok(());
+        };
+        // From the inventory: every jail the service made is in it at once;
+        // one made by hand shows within the freshness window.
+        let jails = self
+            .inventory
+            .jails(&*self.backend, Freshness::Window)
+            .await?;
+        if let Some(jail) = jails.iter().find(|jail| jail.tag == tag) {
+            return Err(ServiceError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "a jail tagged {tag} already exists ({}): choose another tag",
+                    jail.uuid
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn jail_lock(&self, uuid: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut jails = self.jails.lock().expect("jail lock table");
         // Forget locks nobody holds or waits for, so the table stays small.
@@ -461,6 +488,7 @@ impl Inner {
                 IocageResponse::ListReleases(ReleaseList {
                     local: releases.local,
                     remote: releases.remote,
+                    remote_missing: releases.remote_missing,
                 })
             }
             IocageRequest::ListPlugins => IocageResponse::ListPlugins(PluginList {
@@ -553,6 +581,7 @@ impl Inner {
                     Some(lock) => Some(lock.lock().await),
                     None => None,
                 };
+                self.tag_is_free(tag_of(&pairs)).await?;
                 let jail = self.noted(backend.create(&pairs, *empty).await)?;
                 self.inventory.added(&jail.uuid, &jail.tag, None);
                 let success = if *empty {
@@ -597,6 +626,7 @@ impl Inner {
                     Some(lock) => Some(lock.lock().await),
                     None => None,
                 };
+                self.tag_is_free(tag_of(&pairs)).await?;
                 let new = self.noted(backend.clone_jail(&jail.uuid, &pairs).await)?;
                 self.inventory.added(&new.uuid, &new.tag, Some(&jail.uuid));
                 IocageResponse::CloneJail(CloneJailResult {

@@ -362,7 +362,7 @@ async fn the_host_refuses_like_iocage() {
     check(
         json!({"action": "createjail", "props": "tag=www"}),
         409,
-        "exists already",
+        "a jail tagged www already exists",
     )
     .await;
     check(

@@ -341,6 +341,10 @@ pub struct Limits {
     /// against changes made outside sysadmd (cli backend), in milliseconds;
     /// sysadmd's own changes are seen at once. 0: every change lists.
     pub iocage_inventory_ttl_ms: u64,
+    /// Time limit of the remote part of `listreleases` (Python `iocage list
+    /// -R`, which goes to the network), in milliseconds; past it the local
+    /// list is answered alone.
+    pub iocage_remote_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -361,6 +365,7 @@ impl Default for Limits {
             event_queue: 256,
             iocage_timeout_secs: 600,
             iocage_inventory_ttl_ms: 2000,
+            iocage_remote_timeout_ms: 10_000,
         }
     }
 }
