@@ -177,3 +177,84 @@ impl Inventory {
         state.listing = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::SimBackend;
+
+    async fn make(backend: &SimBackend, tag: &str) -> String {
+        let props = [
+            ("tag".to_owned(), tag.to_owned()),
+            ("release".to_owned(), "10.2-RELEASE".to_owned()),
+        ];
+        backend.create(&props, false).await.unwrap().uuid
+    }
+
+    fn tags(jails: &[JailInfo]) -> Vec<&str> {
+        let mut tags: Vec<&str> = jails.iter().map(|jail| jail.tag.as_str()).collect();
+        tags.sort_unstable();
+        tags
+    }
+
+    #[tokio::test]
+    async fn a_fresh_listing_is_reused_and_a_new_one_is_asked_for_when_needed() {
+        let backend = SimBackend::in_memory();
+        let inventory = Inventory::new(Duration::from_secs(60));
+        make(&backend, "one").await;
+        let first = inventory.jails(&backend, Freshness::Window).await.unwrap();
+        assert_eq!(tags(&first), ["one"]);
+        // Made behind the inventory's back: not seen within the window...
+        make(&backend, "two").await;
+        let again = inventory.jails(&backend, Freshness::Window).await.unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "no new listing within the window"
+        );
+        // ...but in a listing asked for after it was made.
+        let asked = Instant::now();
+        let fresh = inventory
+            .jails(&backend, Freshness::Since(asked))
+            .await
+            .unwrap();
+        assert_eq!(tags(&fresh), ["one", "two"]);
+        // Changes noted by the service are applied to the kept listing.
+        inventory.added("uuid-three", "three", None);
+        inventory.removed(&fresh.iter().find(|jail| jail.tag == "one").unwrap().uuid);
+        let noted = inventory.jails(&backend, Freshness::Window).await.unwrap();
+        assert_eq!(tags(&noted), ["three", "two"]);
+        // After a change it cannot follow, the next resolution lists again.
+        inventory.forget();
+        let listed = inventory.jails(&backend, Freshness::Window).await.unwrap();
+        assert_eq!(tags(&listed), ["one", "two"]);
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_overlapped_a_noted_change_is_not_kept() {
+        let backend = SimBackend::in_memory();
+        let inventory = Inventory::new(Duration::from_secs(60));
+        make(&backend, "one").await;
+        let (started, updates) = (Instant::now(), inventory.updates());
+        let listing = Arc::new(backend.list_jails().await.unwrap());
+        // The service notes a change while that listing ran.
+        inventory.added("uuid-two", "two", None);
+        inventory.listed(listing, started, updates);
+        assert!(inventory.fresh(Freshness::Window).is_none());
+        // One that did not overlap is kept.
+        let (started, updates) = (Instant::now(), inventory.updates());
+        let listing = Arc::new(backend.list_jails().await.unwrap());
+        inventory.listed(listing, started, updates);
+        assert_eq!(tags(&inventory.fresh(Freshness::Window).unwrap()), ["one"]);
+    }
+
+    #[tokio::test]
+    async fn with_no_window_every_resolution_lists() {
+        let backend = SimBackend::in_memory();
+        let inventory = Inventory::new(Duration::ZERO);
+        let first = inventory.jails(&backend, Freshness::Window).await.unwrap();
+        make(&backend, "one").await;
+        let second = inventory.jails(&backend, Freshness::Window).await.unwrap();
+        assert!(first.is_empty());
+        assert_eq!(tags(&second), ["one"]);
+    }
+}
