@@ -70,6 +70,13 @@ pub type BackendResult<T> = Result<T, BackendError>;
 pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Every jail and template (`iocage list` and `list -t`).
     async fn list_jails(&self) -> BackendResult<Vec<JailInfo>>;
+    /// The jails that are not templates (what `listjails` shows). A backend
+    /// that lists templates apart overrides it to skip that listing.
+    async fn list_non_templates(&self) -> BackendResult<Vec<JailInfo>> {
+        let mut jails = self.list_jails().await?;
+        jails.retain(|jail| !jail.template);
+        Ok(jails)
+    }
     /// Disk usage of every jail (`iocage df`).
     async fn df(&self) -> BackendResult<Vec<DfEntry>>;
     /// One property of one jail (`iocage get PROP UUID`); `state` gives `up`/`down`.

@@ -138,6 +138,11 @@ impl Backend for CliBackend {
         Ok(jails)
     }
 
+    /// One `iocage list`: the templates' `list -t` is not needed.
+    async fn list_non_templates(&self) -> BackendResult<Vec<JailInfo>> {
+        self.list(false).await
+    }
+
     async fn df(&self) -> BackendResult<Vec<DfEntry>> {
         let rows = self.value(self.driver().await?.df().await)?;
         Ok(rows

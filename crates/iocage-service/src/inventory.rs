@@ -6,8 +6,9 @@
 //! listing each time cost more than the change itself. The inventory is the
 //! last listing, kept with the time it started:
 //!
-//! - it is filled by any listing the service makes (a `listjails`, or a
-//!   resolution that found it stale), and concurrent refreshes share one;
+//! - it is filled by the listing of a resolution that found it stale (all
+//!   jails and templates; a `listjails` lists only the jails, one `iocage
+//!   list`, and leaves it alone), and concurrent refreshes share one;
 //! - every change the service makes updates it at once (a created or cloned
 //!   jail is added, a destroyed one removed, a clean or a pool change empties
 //!   it), so the service's own changes are always seen;
@@ -100,7 +101,7 @@ impl Inventory {
         if let Some(jails) = self.fresh(freshness) {
             return Ok(jails);
         }
-        let (started, updates) = (Instant::now(), self.lock().updates);
+        let (started, updates) = (Instant::now(), self.updates());
         let jails = Arc::new(backend.list_jails().await?);
         self.listed(jails.clone(), started, updates);
         Ok(jails)
@@ -109,7 +110,7 @@ impl Inventory {
     /// Keeps a listing that started at `started`, when the change counter
     /// read `updates`, unless a change was noted since (then it may lack that
     /// change, and the next resolution lists again).
-    pub(crate) fn listed(&self, jails: Arc<Vec<JailInfo>>, started: Instant, updates: u64) {
+    fn listed(&self, jails: Arc<Vec<JailInfo>>, started: Instant, updates: u64) {
         let mut state = self.lock();
         if state.updates != updates {
             state.listing = None;
@@ -124,14 +125,9 @@ impl Inventory {
         }
     }
 
-    /// Whether listings are kept at all (a freshness window above zero).
-    pub(crate) fn keeps_listings(&self) -> bool {
-        !self.ttl.is_zero()
-    }
-
     /// The change counter, to pass to [`Inventory::listed`] for a listing
     /// about to start.
-    pub(crate) fn updates(&self) -> u64 {
+    fn updates(&self) -> u64 {
         self.lock().updates
     }
 

@@ -357,18 +357,6 @@ impl Inner {
         result
     }
 
-    /// Lists every jail and template, and keeps the listing in the inventory.
-    async fn listing(&self) -> Result<Vec<JailInfo>, ServiceError> {
-        if !self.inventory.keeps_listings() {
-            return Ok(self.backend.list_jails().await?);
-        }
-        let (started, updates) = (Instant::now(), self.inventory.updates());
-        let jails = self.backend.list_jails().await?;
-        self.inventory
-            .listed(Arc::new(jails.clone()), started, updates);
-        Ok(jails)
-    }
-
     /// A create or clone with `tag` may go ahead only if no jail has that
     /// tag: 409 otherwise, on every backend and version (legacy iocage
     /// would rename the other jail's tag to a date, `__link_tag` in
@@ -423,11 +411,10 @@ impl Inner {
         let backend = &self.backend;
         Ok(match request {
             IocageRequest::ListJails => IocageResponse::ListJails(JailList {
-                jails: self
-                    .listing()
+                jails: backend
+                    .list_non_templates()
                     .await?
                     .into_iter()
-                    .filter(|jail| !jail.template)
                     .map(|jail| (jail.uuid.clone(), summary(jail)))
                     .collect(),
             }),
