@@ -14,6 +14,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
@@ -34,7 +35,14 @@ struct Inner {
     next_id: u64,
     /// Oldest first: (id, cancelled to evict it).
     by_network: HashMap<IpAddr, VecDeque<(u64, CancellationToken)>>,
+    /// Networks refused until then, after one of their connections abused
+    /// the server before authenticating (a ping flood).
+    penalized: HashMap<IpAddr, Instant>,
 }
+
+/// Networks held in the penalty table at most; past it the soonest to end
+/// are forgotten first.
+const MAX_PENALIZED: usize = 4096;
 
 /// Why a connection was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +51,8 @@ pub(crate) enum Refused {
     PerNetwork,
     /// Every unauthenticated slot is taken by networks with no more than its own.
     Full,
+    /// Its network flooded the server before authenticating, a short while ago.
+    Penalized,
 }
 
 impl Slots {
@@ -64,6 +74,12 @@ impl Slots {
     ) -> Result<Arc<ConnectionSlot>, Refused> {
         let network = network(peer);
         let mut inner = self.lock();
+        if let Some(until) = inner.penalized.get(&network) {
+            if *until > Instant::now() {
+                return Err(Refused::Penalized);
+            }
+            inner.penalized.remove(&network);
+        }
         let own = inner.by_network.get(&network).map_or(0, VecDeque::len);
         if own >= self.max_per_network {
             return Err(Refused::PerNetwork);
@@ -105,6 +121,26 @@ impl Slots {
             evicted,
             authenticated: CancellationToken::new(),
         }))
+    }
+
+    /// Refuses new connections from `network` for `duration`.
+    fn penalize(&self, network: IpAddr, duration: Duration) {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        if inner.penalized.len() >= MAX_PENALIZED {
+            inner.penalized.retain(|_, until| *until > now);
+        }
+        if inner.penalized.len() >= MAX_PENALIZED {
+            let soonest = inner
+                .penalized
+                .iter()
+                .min_by_key(|(_, until)| **until)
+                .map(|(network, _)| *network);
+            if let Some(soonest) = soonest {
+                inner.penalized.remove(&soonest);
+            }
+        }
+        inner.penalized.insert(network, now + duration);
     }
 
     /// Unauthenticated connections now.
@@ -169,6 +205,15 @@ impl ConnectionSlot {
         tokio::select! {
             () = self.evicted.cancelled() => {}
             () = self.authenticated.cancelled() => std::future::pending().await,
+        }
+    }
+
+    /// This connection flooded the server before authenticating: its network
+    /// may open no new connection for `duration` (each would be accepted
+    /// and closed at once, before any byte is read).
+    pub(crate) fn penalize(&self, duration: Duration) {
+        if !self.authenticated.is_cancelled() {
+            self.slots.penalize(self.network, duration);
         }
     }
 
@@ -240,6 +285,28 @@ mod tests {
                 .unwrap_err(),
             Refused::Full
         );
+    }
+
+    #[test]
+    fn a_penalized_network_is_refused_until_its_penalty_ends() {
+        let slots = Slots::new(10, 10);
+        let flooder: IpAddr = [10, 0, 0, 1].into();
+        let other: IpAddr = [10, 0, 0, 2].into();
+        let slot = slots.admit(flooder, permit()).unwrap();
+        slot.penalize(Duration::from_millis(200));
+        drop(slot);
+        assert_eq!(
+            slots.admit(flooder, permit()).err(),
+            Some(Refused::Penalized)
+        );
+        assert!(slots.admit(other, permit()).is_ok());
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(slots.admit(flooder, permit()).is_ok());
+        // An authenticated connection is not penalized (no flood before login).
+        let slot = slots.admit(other, permit()).unwrap();
+        slot.authenticated();
+        slot.penalize(Duration::from_secs(60));
+        assert!(slots.admit(other, permit()).is_ok());
     }
 
     #[test]

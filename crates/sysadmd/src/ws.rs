@@ -215,6 +215,10 @@ pub(crate) async fn serve(
         if matches!(message, Message::Ping(_) | Message::Pong(_)) {
             if control.flooded() {
                 tracing::info!(peer = %addr, "closing a WebSocket that floods pings");
+                // Before a login, its network waits before it may try again:
+                // a flooder that reconnects at once costs an accept, not a
+                // handshake and a window of pings.
+                slot.penalize(CONTROL_WINDOW);
                 break Some((CloseCode::Policy, PING_FLOOD));
             }
             continue;
