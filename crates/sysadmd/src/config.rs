@@ -42,6 +42,12 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::auth::UserCommand,
     },
+    /// Manage API keys for scripts and CI (the server sees changes at once).
+    Key {
+        /// The key command.
+        #[command(subcommand)]
+        command: crate::auth::KeyCommand,
+    },
     /// Print where sysadmd keeps its files (for scripts: `sysadmd paths state-dir`).
     Paths {
         /// Print only this path.
@@ -121,6 +127,7 @@ impl Command {
         match self {
             Command::Serve => "serve",
             Command::User { .. } => "user",
+            Command::Key { .. } => "key",
             Command::Paths { .. } => "paths",
             Command::Unblock { .. } => "unblock",
         }
