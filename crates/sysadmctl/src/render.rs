@@ -14,8 +14,21 @@ pub(crate) fn human(value: &Value) -> String {
     };
     match inner {
         Value::Object(object) if object.is_empty() => "(none)\n".to_owned(),
+        // Status lines (startjail, execjail): keys with empty values.
+        Value::Object(object) if object.values().all(is_lines) => object
+            .values()
+            .filter_map(Value::as_object)
+            .flat_map(Map::keys)
+            .map(|line| format!("{line}\n"))
+            .collect(),
         Value::Object(object) if object.values().all(is_row) => rows(object),
-        Value::Object(object) if object.values().all(is_scalar_or_list) => pairs(object),
+        Value::Object(object)
+            if object
+                .values()
+                .all(|value| is_scalar_or_list(value) || is_row(value)) =>
+        {
+            pairs(object)
+        }
         Value::Array(items) if items.iter().all(is_scalar) => lines(items),
         Value::String(text) => format!("{text}\n"),
         other => format!(
@@ -34,6 +47,10 @@ fn is_scalar_or_list(value: &Value) -> bool {
         Value::Array(items) => items.iter().all(is_scalar),
         other => is_scalar(other),
     }
+}
+
+fn is_lines(value: &Value) -> bool {
+    matches!(value, Value::Object(fields) if !fields.is_empty() && fields.values().all(|field| field == ""))
 }
 
 fn is_row(value: &Value) -> bool {
@@ -76,17 +93,25 @@ fn rows(object: &Map<String, Value>) -> String {
     aligned(&table)
 }
 
+/// `key  value` lines; a nested flat object (createjail's `success`) gives its own pairs.
 fn pairs(object: &Map<String, Value>) -> String {
-    let table: Vec<Vec<String>> = object
-        .iter()
-        .map(|(key, value)| {
-            let value = match value {
-                Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(" "),
-                other => text(other),
-            };
-            vec![key.clone(), value]
-        })
-        .collect();
+    let mut table: Vec<Vec<String>> = Vec::new();
+    for (key, value) in object {
+        match value {
+            Value::Array(items) => {
+                table.push(vec![
+                    key.clone(),
+                    items.iter().map(text).collect::<Vec<_>>().join(" "),
+                ]);
+            }
+            Value::Object(inner) => {
+                for (key, value) in inner {
+                    table.push(vec![key.clone(), text(value).trim().to_owned()]);
+                }
+            }
+            other => table.push(vec![key.clone(), text(other)]),
+        }
+    }
     aligned(&table)
 }
 
@@ -111,14 +136,13 @@ pub(crate) fn aligned(table: &[Vec<String>]) -> String {
     }
     let mut out = String::new();
     for row in table {
-        let last = row.len().saturating_sub(1);
+        let mut line = String::new();
         for (index, cell) in row.iter().enumerate() {
-            out.push_str(cell);
-            if index < last {
-                let pad = widths[index] - cell.chars().count() + 2;
-                out.extend(std::iter::repeat_n(' ', pad));
-            }
+            line.push_str(cell);
+            let pad = widths[index] - cell.chars().count() + 2;
+            line.extend(std::iter::repeat_n(' ', pad));
         }
+        out.push_str(line.trim_end());
         out.push('\n');
     }
     out
@@ -152,6 +176,16 @@ mod tests {
             "local   10.2-RELEASE\nremote  10.3-RELEASE 11.0-RELEASE\n"
         );
         assert_eq!(human(&json!(["a", "b"])), "a\nb\n");
+        assert_eq!(
+            human(&json!({"startjail": {"web1": {"* Starting web1": "", "+ Started OK": ""}}})),
+            "* Starting web1\n+ Started OK\n"
+        );
+        assert_eq!(
+            human(
+                &json!({"createjail": {"props": "tag=a", "success": {"Successfully created": " 0a (a)"}, "switches": ""}})
+            ),
+            "props                 tag=a\nSuccessfully created  0a (a)\nswitches\n"
+        );
         assert_eq!(human(&json!({"listjails": {}})), "(none)\n");
     }
 }
