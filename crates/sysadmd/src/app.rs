@@ -167,7 +167,7 @@ impl Peer {
         self.login.lock().expect("login lock").clone()
     }
 
-    fn set_login(&self, login: Option<Login>) {
+    pub(crate) fn set_login(&self, login: Option<Login>) {
         *self.login.lock().expect("login lock") = login;
     }
 

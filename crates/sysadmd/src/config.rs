@@ -146,6 +146,8 @@ pub enum PathName {
     StateDir,
     /// The users file.
     Users,
+    /// The API keys file (hashes only).
+    Keys,
     /// The first admin password, while it has not been changed.
     AdminPassword,
     /// The TLS certificate.
@@ -632,6 +634,7 @@ impl Config {
         let mut paths = vec![
             (PathName::StateDir, dir.clone()),
             (PathName::Users, dir.join(crate::auth::USERS_FILE)),
+            (PathName::Keys, dir.join(crate::auth::KEYS_FILE)),
             (
                 PathName::AdminPassword,
                 dir.join(crate::auth::ADMIN_PASSWORD_FILE),

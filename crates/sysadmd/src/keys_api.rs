@@ -1,12 +1,13 @@
 //! API keys over the API: `rpc/keys` (create, list, revoke; admins only)
-//! and the scope check `App::iocage` makes for a request sent with a key.
+//! the scope check `App::iocage` makes for a request sent with a key, and the
+//! end of a key session whose key was revoked.
 
 use std::sync::Arc;
 
 use iocage_service::IocageService;
-use sysadm_proto::{ErrorCode, IocageRequest, KeyList, KeyRevoked, KeysRequest};
+use sysadm_proto::{ErrorCode, EventKind, IocageRequest, KeyList, KeyRevoked, KeysRequest};
 
-use crate::app::{ApiError, Reply, to_value};
+use crate::app::{ApiError, App, Peer, Reply, to_value};
 use crate::auth::{Auth, KeyScope, Principal, Role};
 
 /// Answers `rpc/keys`. Only admins manage keys, and a key limited to some
@@ -61,6 +62,25 @@ pub(crate) fn answer(
             Ok(to_value(&KeyRevoked { revoked: name }))
         }
     }
+}
+
+/// Whether an event may go to a connection: always, unless it logged in with
+/// an API key that is now revoked or expired; then the session ends (the
+/// login is cleared and the subscriptions dropped), so it hears nothing more
+/// until it logs in again.
+pub(crate) fn key_still_valid(app: &App, peer: &Peer) -> bool {
+    let Some(scope) = peer.login().and_then(|login| login.principal.key) else {
+        return true;
+    };
+    if app.auth.recheck_key(&scope).is_ok() {
+        return true;
+    }
+    peer.set_login(None);
+    if let Some(subscriber) = &peer.subscriber {
+        app.events.unsubscribe(subscriber, &EventKind::ALL);
+    }
+    tracing::info!(key = %scope.name, peer = %peer.addr, "the session's API key was revoked or expired: session ended");
+    false
 }
 
 fn is_limited(scope: &KeyScope) -> bool {

@@ -228,10 +228,36 @@ async fn revoking_a_key_ends_its_live_websocket_session() {
     assert_eq!(login["args"]["role"], "viewer");
     let reply = ws.call(iocage("2", json!({"action": "listjails"}))).await;
     assert_eq!(reply["name"], "response", "{reply}");
+    let subscribed = ws
+        .call(support::subscribe("sub", json!(["dispatcher"])))
+        .await;
+    assert_eq!(subscribed["name"], "response", "{subscribed}");
+    // Subscribed: another client's job reaches this session.
+    admin(
+        &daemon,
+        json!({"action": "createjail", "props": "tag=seen"}),
+    )
+    .await;
+    let event = support::next_event(&mut ws).await;
+    assert_eq!(event["args"]["action"], "createjail", "{event}");
+    support::next_event(&mut ws).await;
 
     let (ok, out, err) = key_command(&daemon, &["revoke", "ci"]);
     assert!(ok, "{err}");
     assert!(out.contains("revoked key 'ci'"), "{out}");
+    // After the reload interval, the session hears nothing more: events of
+    // jobs that run now are not delivered.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    admin(
+        &daemon,
+        json!({"action": "createjail", "props": "tag=unseen"}),
+    )
+    .await;
+    let heard = tokio::time::timeout(Duration::from_millis(700), ws.recv()).await;
+    assert!(
+        heard.is_err(),
+        "a revoked key's session still hears: {heard:?}"
+    );
     // The running server sees the change within its reload interval (a second).
     let deadline = Instant::now() + Duration::from_secs(10);
     let refused = loop {
