@@ -369,3 +369,47 @@ fn watch_streams_the_jobs_another_command_runs() {
         "{events:?}"
     );
 }
+
+/// `remote add` on a terminal (script(1) gives it one) shows the fingerprint
+/// and asks, as ssh does: "n" adds nothing, "y" pins it.
+#[test]
+fn on_a_terminal_remote_add_shows_the_fingerprint_and_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let daemon = Daemon::tls(dir.path());
+    let fingerprint = daemon.fingerprint.clone().unwrap();
+    let on_terminal = |answer: &str| {
+        let command = format!(
+            "{} remote add t {} --password-stdin",
+            env!("CARGO_BIN_EXE_sysadmctl"),
+            daemon.url()
+        );
+        let mut child = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("XDG_CONFIG_HOME", config.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script(1) runs (util-linux)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{answer}\n{PASSWORD}\n").as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let refused = on_terminal("n");
+    assert!(
+        refused.contains(&fingerprint) && refused.contains("Trust it? [y/N]"),
+        "{refused}"
+    );
+    assert!(refused.contains("not trusted; nothing added"), "{refused}");
+    assert!(!config.path().join("sysadmctl/remotes.toml").exists());
+    let accepted = on_terminal("y");
+    assert!(accepted.contains("added remote 't'"), "{accepted}");
+    let remotes = json(config.path(), &["remote", "list"]);
+    assert_eq!(remotes[0]["fingerprint"], fingerprint.as_str());
+}
