@@ -163,6 +163,13 @@ impl IocageService {
         }
     }
 
+    /// The jail a name stands for (exact tag, exact UUID, or a unique UUID
+    /// prefix), as every request that names a jail resolves it: for callers
+    /// that must judge a jail before asking for work on it (API key scopes).
+    pub async fn resolve_jail(&self, name: &str) -> Result<JailInfo, ServiceError> {
+        self.inner.resolve(name).await
+    }
+
     /// Answers one request with its documented response.
     ///
     /// Errors: 400 for an invalid argument (before any backend call), and the

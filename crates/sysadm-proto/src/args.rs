@@ -82,6 +82,11 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// An argument's raw value, if present.
+    pub(crate) fn value(&self, argument: &str) -> Option<&'a Value> {
+        self.object.get(argument)
+    }
+
     /// A string argument that must be present.
     pub(crate) fn required_str(&self, argument: &'static str) -> Result<&'a str, ArgsError> {
         self.optional_str(argument)?

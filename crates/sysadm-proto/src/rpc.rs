@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::args::Args;
 use crate::error::ArgsError;
+use crate::keys::KeysRequest;
 
 /// The namespace of the `rpc` class.
 pub const RPC_NAMESPACE: &str = "rpc";
@@ -29,6 +30,13 @@ pub enum RpcRequest {
         /// A token from an earlier `auth`.
         token: String,
     },
+    /// `rpc/auth_key`: `{"key": "..."}`, an API key from `sysadmd key create` or `rpc/keys`.
+    AuthKey {
+        /// The key's secret.
+        key: String,
+    },
+    /// `rpc/keys`: create, list or revoke API keys (admins only).
+    Keys(KeysRequest),
     /// `rpc/auth_clear`: end the session.
     AuthClear,
     /// `rpc/identify`: works without authentication.
@@ -51,6 +59,11 @@ impl std::fmt::Debug for RpcRequest {
                 .debug_struct("AuthToken")
                 .field("token", &"<redacted>")
                 .finish(),
+            RpcRequest::AuthKey { .. } => f
+                .debug_struct("AuthKey")
+                .field("key", &"<redacted>")
+                .finish(),
+            RpcRequest::Keys(request) => f.debug_tuple("Keys").field(request).finish(),
             RpcRequest::AuthClear => f.write_str("AuthClear"),
             RpcRequest::Identify => f.write_str("Identify"),
             RpcRequest::Query => f.write_str("Query"),
@@ -60,13 +73,15 @@ impl std::fmt::Debug for RpcRequest {
 }
 
 /// The `rpc` request names sysadmd answers.
-pub const RPC_NAMES: [&str; 6] = [
+pub const RPC_NAMES: [&str; 8] = [
     "auth",
     "auth_token",
+    "auth_key",
     "auth_clear",
     "identify",
     "query",
     "dispatcher",
+    "keys",
 ];
 
 impl RpcRequest {
@@ -85,6 +100,12 @@ impl RpcRequest {
                     token: args.required_str("token")?.to_owned(),
                 })
             }),
+            "auth_key" => Args::new("auth_key", args).and_then(|args| {
+                Ok(RpcRequest::AuthKey {
+                    key: args.required_str("key")?.to_owned(),
+                })
+            }),
+            "keys" => KeysRequest::decode(args).map(RpcRequest::Keys),
             "auth_clear" => Ok(RpcRequest::AuthClear),
             "identify" => Ok(RpcRequest::Identify),
             "query" => Ok(RpcRequest::Query),
@@ -108,6 +129,8 @@ impl RpcRequest {
         match self {
             RpcRequest::Auth { .. } => "auth",
             RpcRequest::AuthToken { .. } => "auth_token",
+            RpcRequest::AuthKey { .. } => "auth_key",
+            RpcRequest::Keys(_) => "keys",
             RpcRequest::AuthClear => "auth_clear",
             RpcRequest::Identify => "identify",
             RpcRequest::Query => "query",
@@ -122,6 +145,8 @@ impl RpcRequest {
                 serde_json::json!({"username": username, "password": password})
             }
             RpcRequest::AuthToken { token } => serde_json::json!({"token": token}),
+            RpcRequest::AuthKey { key } => serde_json::json!({"key": key}),
+            RpcRequest::Keys(request) => request.to_args(),
             RpcRequest::DispatcherList => serde_json::json!({"action": "list"}),
             RpcRequest::AuthClear | RpcRequest::Identify | RpcRequest::Query => {
                 Value::Object(serde_json::Map::new())
@@ -133,7 +158,10 @@ impl RpcRequest {
     pub fn is_public(&self) -> bool {
         matches!(
             self,
-            RpcRequest::Auth { .. } | RpcRequest::AuthToken { .. } | RpcRequest::Identify
+            RpcRequest::Auth { .. }
+                | RpcRequest::AuthToken { .. }
+                | RpcRequest::AuthKey { .. }
+                | RpcRequest::Identify
         )
     }
 }

@@ -171,7 +171,7 @@ impl Peer {
         self.login.lock().expect("login lock").clone()
     }
 
-    fn set_login(&self, login: Option<Login>) {
+    pub(crate) fn set_login(&self, login: Option<Login>) {
         let mut current = self.login.lock().expect("login lock");
         if current.is_some() && login.is_none() {
             *self
@@ -390,10 +390,17 @@ impl App {
                         Err(error.into())
                     }
                 },
+                // A key session: the key is checked again on every request, so a revoke ends it.
                 Some(Login {
                     principal,
                     token: None,
-                }) => Ok(principal),
+                }) => match &principal.key {
+                    None => Ok(principal),
+                    Some(scope) => self.auth.recheck_key(scope).map_err(|error| {
+                        peer.set_login(None);
+                        ApiError::from(error)
+                    }),
+                },
             },
         }
     }
@@ -408,7 +415,24 @@ impl App {
                 self.auth.login_offloaded(ip, username, password).await?
             }
             RpcRequest::AuthToken { token } => self.auth.resume(ip, &token)?,
-            _ => unreachable!("is_public covers only identify, auth and auth_token"),
+            RpcRequest::AuthKey { key } => {
+                let principal = self.auth.authorize_key(ip, &key)?;
+                let scope = principal.key.clone().expect("a key login has a key scope");
+                peer.authenticated();
+                let info = self
+                    .auth
+                    .list_keys()
+                    .into_iter()
+                    .find(|info| info.name == scope.name);
+                if peer.transport == Transport::WebSocket {
+                    peer.set_login(Some(Login {
+                        principal,
+                        token: None,
+                    }));
+                }
+                return Ok(to_value(&info));
+            }
+            _ => unreachable!("is_public covers only identify, auth, auth_token and auth_key"),
         };
         let reply = AuthReply(session.token.clone(), session.lifetime_secs);
         peer.authenticated();
@@ -454,7 +478,11 @@ impl App {
                 Ok(to_value(&reply))
             }
             RpcRequest::DispatcherList => Ok(to_value(&self.jobs.running())),
-            RpcRequest::Identify | RpcRequest::Auth { .. } | RpcRequest::AuthToken { .. } => {
+            RpcRequest::Keys(request) => crate::keys_api::answer(&self.auth, principal, request),
+            RpcRequest::Identify
+            | RpcRequest::Auth { .. }
+            | RpcRequest::AuthToken { .. }
+            | RpcRequest::AuthKey { .. } => {
                 unreachable!("public requests are answered before authentication")
             }
         }
@@ -492,6 +520,9 @@ impl App {
                 ),
             ));
         }
+        if let Some(scope) = &principal.key {
+            crate::keys_api::check_scope(&self.service, scope, &request).await?;
+        }
         let caller = Caller {
             user: principal.user.clone(),
             peer: Some(peer.addr),
@@ -521,7 +552,7 @@ impl App {
 /// reads for as long as the host does not change.
 pub(crate) type Reply = Arc<RawValue>;
 
-fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Reply {
+pub(crate) fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Reply {
     Arc::from(serde_json::value::to_raw_value(value).expect("wire types always serialize"))
 }
 

@@ -42,6 +42,12 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::auth::UserCommand,
     },
+    /// Manage API keys for scripts and CI (the server sees changes at once).
+    Key {
+        /// The key command.
+        #[command(subcommand)]
+        command: crate::auth::KeyCommand,
+    },
     /// Print where sysadmd keeps its files (for scripts: `sysadmd paths state-dir`).
     Paths {
         /// Print only this path.
@@ -121,6 +127,7 @@ impl Command {
         match self {
             Command::Serve => "serve",
             Command::User { .. } => "user",
+            Command::Key { .. } => "key",
             Command::Paths { .. } => "paths",
             Command::Unblock { .. } => "unblock",
         }
@@ -139,6 +146,8 @@ pub enum PathName {
     StateDir,
     /// The users file.
     Users,
+    /// The API keys file (hashes only).
+    Keys,
     /// The first admin password, while it has not been changed.
     AdminPassword,
     /// The TLS certificate.
@@ -635,6 +644,7 @@ impl Config {
         let mut paths = vec![
             (PathName::StateDir, dir.clone()),
             (PathName::Users, dir.join(crate::auth::USERS_FILE)),
+            (PathName::Keys, dir.join(crate::auth::KEYS_FILE)),
             (
                 PathName::AdminPassword,
                 dir.join(crate::auth::ADMIN_PASSWORD_FILE),

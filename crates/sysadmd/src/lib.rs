@@ -14,6 +14,7 @@ mod config;
 mod events;
 mod http;
 mod jobs;
+mod keys_api;
 mod modes;
 mod reload;
 mod server;

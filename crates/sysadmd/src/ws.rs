@@ -130,8 +130,17 @@ pub(crate) async fn serve(
     let peer =
         Arc::new(Peer::new(addr, Transport::WebSocket, Some(subscriber)).with_slot(slot.clone()));
     let event_outbox = outbox.clone();
+    let (event_app, event_peer) = (app.clone(), peer.clone());
     let forwarder = tokio::spawn(async move {
+        let mut key_ended = false;
         while let Some(event) = inbox.events.recv().await {
+            // A session whose API key was revoked hears nothing more, not even
+            // the events already queued, until it logs in again.
+            key_ended = (key_ended && !event_peer.is_authenticated())
+                || !crate::keys_api::key_still_valid(&event_app, &event_peer);
+            if key_ended {
+                continue;
+            }
             if event_outbox
                 .send(Message::text(event.as_ref()))
                 .await
