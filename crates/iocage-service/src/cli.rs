@@ -27,10 +27,34 @@ use crate::model::{
     CleanTarget, DfEntry, ExecOutput, JailInfo, JailState, NewJail, PluginInfo, PropertyRow,
     Releases, StateChange,
 };
+use crate::preview::{BackendDescription, BackendKind};
 use crate::properties;
+use sysadm_proto::Action;
 
 /// How much of iocage's raw output an error message repeats.
 const SHOWN_OUTPUT: usize = 4096;
+
+/// What a flavour lacks (the 501s known in advance).
+const NO_CAP: &str = "`iocage cap` (Python iocage applies resource limits when a jail starts)";
+const NO_DEACTIVATE: &str = "`iocage deactivate` (Python iocage keeps one active pool: \
+                             activate another pool instead)";
+const NO_PLUGIN_INDEX: &str =
+    "plugin index (legacy iocage fetches plugins by git and cannot list them)";
+
+/// The actions `flavour` cannot carry out, with the `NotSupported` text.
+fn not_supported(flavour: Flavour) -> Vec<(Action, String)> {
+    let missing: &[(Action, &str)] = match flavour {
+        Flavour::Python => &[
+            (Action::CapJail, NO_CAP),
+            (Action::DeactivatePool, NO_DEACTIVATE),
+        ],
+        Flavour::Legacy => &[(Action::ListPlugins, NO_PLUGIN_INDEX)],
+    };
+    missing
+        .iter()
+        .map(|(action, what)| (*action, format!("the installed iocage has no {what}")))
+        .collect()
+}
 
 /// Runs iocage for every backend operation.
 #[derive(Debug)]
@@ -192,6 +216,30 @@ impl CliBackend {
 
 #[async_trait]
 impl Backend for CliBackend {
+    async fn describe(&self) -> BackendDescription {
+        let detected = self.detected().await.ok();
+        BackendDescription {
+            kind: BackendKind::Iocage,
+            flavour: detected.map(|found| found.flavour.to_string()),
+            version: detected.and_then(|found| found.version.as_ref().map(ToString::to_string)),
+            not_supported: detected.map_or_else(Vec::new, |found| not_supported(found.flavour)),
+        }
+    }
+
+    async fn health(&self) -> Result<(), String> {
+        let program = self.runner.program();
+        if !program.is_file() {
+            return Err(format!(
+                "iocage is unavailable: {} is not a file",
+                program.display()
+            ));
+        }
+        self.detected()
+            .await
+            .map(drop)
+            .map_err(|error| format!("iocage is unavailable: {error}"))
+    }
+
     async fn list_jails(&self) -> BackendResult<Vec<JailInfo>> {
         let flavour = self.flavour().await?;
         let (jails, templates) = tokio::join!(self.list(flavour, false), self.list(flavour, true));
@@ -301,8 +349,7 @@ impl Backend for CliBackend {
         let flavour = self.flavour().await?;
         if flavour == Flavour::Python {
             return Err(BackendError::NotSupported {
-                what: "`iocage cap` (Python iocage applies resource limits when a jail starts)"
-                    .into(),
+                what: NO_CAP.into(),
             });
         }
         let out = self.checked(&["cap", uuid], flavour).await?;
@@ -522,9 +569,7 @@ impl Backend for CliBackend {
         let flavour = self.flavour().await?;
         if flavour == Flavour::Python {
             return Err(BackendError::NotSupported {
-                what: "`iocage deactivate` (Python iocage keeps one active pool: \
-                       activate another pool instead)"
-                    .into(),
+                what: NO_DEACTIVATE.into(),
             });
         }
         let out = self.checked(&["deactivate", pool], flavour).await?;
@@ -561,8 +606,7 @@ impl Backend for CliBackend {
         let flavour = self.flavour().await?;
         if flavour == Flavour::Legacy {
             return Err(BackendError::NotSupported {
-                what: "plugin index (legacy iocage fetches plugins by git and cannot list them)"
-                    .into(),
+                what: NO_PLUGIN_INDEX.into(),
             });
         }
         let out = self.checked(&["list", "-P", "-R"], flavour).await?;

@@ -15,6 +15,7 @@ mod backend;
 mod cache;
 mod cli;
 mod model;
+mod preview;
 pub mod properties;
 mod service;
 mod sim;
@@ -27,6 +28,7 @@ pub use model::{
     CleanTarget, DfEntry, ExecOutput, JailInfo, JailState, NewJail, PluginInfo, PropertyRow,
     Releases, StateChange,
 };
+pub use preview::{BackendDescription, BackendKind, Doomed};
 pub use service::{Caller, IocageService, ServiceError};
 pub use sim::{FORMAT_VERSION, SimBackend, SimError};
 pub use validate::{MAX_COMMAND, MAX_NAME, MAX_VALUE};

@@ -37,6 +37,8 @@ pub enum RpcRequest {
     Query,
     /// `rpc/dispatcher` with `{"action": "list"}`: jobs in progress.
     DispatcherList,
+    /// `rpc/capabilities`: the server, its backend, what it supports, its limits.
+    Capabilities,
 }
 
 impl std::fmt::Debug for RpcRequest {
@@ -55,18 +57,20 @@ impl std::fmt::Debug for RpcRequest {
             RpcRequest::Identify => f.write_str("Identify"),
             RpcRequest::Query => f.write_str("Query"),
             RpcRequest::DispatcherList => f.write_str("DispatcherList"),
+            RpcRequest::Capabilities => f.write_str("Capabilities"),
         }
     }
 }
 
 /// The `rpc` request names sysadmd answers.
-pub const RPC_NAMES: [&str; 6] = [
+pub const RPC_NAMES: [&str; 7] = [
     "auth",
     "auth_token",
     "auth_clear",
     "identify",
     "query",
     "dispatcher",
+    "capabilities",
 ];
 
 impl RpcRequest {
@@ -88,6 +92,7 @@ impl RpcRequest {
             "auth_clear" => Ok(RpcRequest::AuthClear),
             "identify" => Ok(RpcRequest::Identify),
             "query" => Ok(RpcRequest::Query),
+            "capabilities" => Ok(RpcRequest::Capabilities),
             "dispatcher" => Args::new("dispatcher", args).and_then(|args| {
                 match args.required_str("action")? {
                     "list" => Ok(RpcRequest::DispatcherList),
@@ -112,6 +117,7 @@ impl RpcRequest {
             RpcRequest::Identify => "identify",
             RpcRequest::Query => "query",
             RpcRequest::DispatcherList => "dispatcher",
+            RpcRequest::Capabilities => "capabilities",
         }
     }
 
@@ -123,9 +129,10 @@ impl RpcRequest {
             }
             RpcRequest::AuthToken { token } => serde_json::json!({"token": token}),
             RpcRequest::DispatcherList => serde_json::json!({"action": "list"}),
-            RpcRequest::AuthClear | RpcRequest::Identify | RpcRequest::Query => {
-                Value::Object(serde_json::Map::new())
-            }
+            RpcRequest::AuthClear
+            | RpcRequest::Identify
+            | RpcRequest::Query
+            | RpcRequest::Capabilities => Value::Object(serde_json::Map::new()),
         }
     }
 

@@ -188,6 +188,8 @@ pub struct App {
     pub(crate) hostname: String,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
+    /// Dry runs and their confirmations (`ops.rs`).
+    pub(crate) ops: crate::ops::Ops,
 }
 
 impl App {
@@ -211,6 +213,7 @@ impl App {
             hostname: hostname(),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            ops: crate::ops::Ops::default(),
         })
     }
 
@@ -301,6 +304,9 @@ impl App {
                 return self.public_rpc(peer, request).await;
             }
             let principal = self.authenticate(peer, authorization).await?;
+            if request == RpcRequest::Capabilities {
+                return Ok(self.capabilities().await);
+            }
             return self.rpc(peer, &principal, request);
         }
         if namespace == sysadm_proto::EVENTS_NAMESPACE {
@@ -318,8 +324,8 @@ impl App {
                      usually with PUT or POST, e.g. PUT /sysadm/iocage {\"action\": \"listjails\"}",
                 ));
             }
-            let request = IocageRequest::from_args(&args)?;
-            return self.iocage(peer, &principal, request).await;
+            let (request, options) = IocageRequest::from_args_with_options(&args)?;
+            return self.iocage(peer, &principal, request, options).await;
         }
         Err(ApiError::not_found(namespace, name))
     }
@@ -434,6 +440,7 @@ impl App {
                 Ok(to_value(&reply))
             }
             RpcRequest::DispatcherList => Ok(to_value(&self.jobs.running())),
+            RpcRequest::Capabilities => unreachable!("answered in dispatch_inner"),
             RpcRequest::Identify | RpcRequest::Auth { .. } | RpcRequest::AuthToken { .. } => {
                 unreachable!("public requests are answered before authentication")
             }
@@ -460,6 +467,7 @@ impl App {
         peer: &Peer,
         principal: &Principal,
         request: IocageRequest,
+        options: sysadm_proto::CallOptions,
     ) -> Result<Reply, ApiError> {
         // The one place roles are enforced.
         if request.changes_host() && principal.role != Role::Admin {
@@ -471,6 +479,9 @@ impl App {
                     request.action()
                 ),
             ));
+        }
+        if let Some(preview) = self.destruction_gate(principal, &request, &options).await? {
+            return Ok(preview);
         }
         let caller = Caller {
             user: principal.user.clone(),
@@ -501,7 +512,7 @@ impl App {
 /// reads for as long as the host does not change.
 pub(crate) type Reply = Arc<RawValue>;
 
-fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Reply {
+pub(crate) fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Reply {
     Arc::from(serde_json::value::to_raw_value(value).expect("wire types always serialize"))
 }
 

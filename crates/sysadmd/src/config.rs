@@ -462,6 +462,15 @@ pub struct SimSettings {
     pub latency_ms: u64,
 }
 
+/// The `[safety]` table of the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SafetySettings {
+    /// `destroyjail` and the `clean` actions need the `confirm` token of a
+    /// dry run of the same request, sent within 60 s (else 409).
+    pub confirm_destroy: bool,
+}
+
 /// The TOML file. Unknown keys are errors, so typos do not pass silently.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -484,6 +493,8 @@ struct FileConfig {
     sim: SimSettings,
     #[serde(default)]
     http: HttpSettings,
+    #[serde(default)]
+    safety: SafetySettings,
 }
 
 /// TLS settings after resolution.
@@ -527,6 +538,8 @@ pub struct Config {
     pub sim: SimSettings,
     /// HTTP settings (CORS).
     pub http: HttpSettings,
+    /// Safety settings (confirmation of destruction).
+    pub safety: SafetySettings,
 }
 
 impl Config {
@@ -612,6 +625,7 @@ impl Config {
             auth: file.auth,
             sim: file.sim,
             http: file.http,
+            safety: file.safety,
             state_dir,
         })
     }
@@ -739,6 +753,7 @@ mod tests {
             auth: _,
             sim: _,
             http: _,
+            safety: _,
         } = parsed;
         let top: Vec<&str> = sample.keys().map(String::as_str).collect();
         let mut expected = vec![
@@ -756,6 +771,7 @@ mod tests {
             "auth",
             "sim",
             "http",
+            "safety",
         ];
         let mut top_sorted = top.clone();
         top_sorted.sort_unstable();
@@ -769,7 +785,7 @@ mod tests {
                 .any(|line| line.starts_with(&format!("\\fB{key}\\fR = {default}")))
         };
         for key in &expected {
-            if !["limits", "auth", "sim", "http"].contains(key) {
+            if !["limits", "auth", "sim", "http", "safety"].contains(key) {
                 assert!(
                     described(key, ""),
                     "sysadmd.toml(5) does not describe '{key}'"
@@ -789,6 +805,10 @@ mod tests {
             (
                 "http",
                 toml::Value::try_from(HttpSettings::default()).unwrap(),
+            ),
+            (
+                "safety",
+                toml::Value::try_from(SafetySettings::default()).unwrap(),
             ),
         ] {
             for (key, value) in table(defaults.clone()) {

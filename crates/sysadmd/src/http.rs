@@ -33,6 +33,18 @@ pub(crate) async fn handle(
         return Ok(upgrade(app, addr, slot, request));
     }
     let origin = allowed_origin(&app, &request);
+    if request.uri().path() == "/healthz" && matches!(*request.method(), Method::GET | Method::HEAD)
+    {
+        // For load balancers and rc scripts: no login, plain text.
+        let (status, text) = crate::ops::healthz(&app).await;
+        let mut response = Response::new(Body::new(Bytes::from(text)));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        return Ok(response);
+    }
     if request.method() == Method::OPTIONS {
         let preflight = request
             .headers()

@@ -133,6 +133,30 @@ impl Audit {
         Ok(())
     }
 
+    /// `Ok` when records can be written: the last write did not fail and
+    /// the file (or, when it was rotated away, its directory) is writable.
+    pub(crate) fn health(&self) -> Result<(), String> {
+        let unwritable = |why: String| {
+            Err(format!(
+                "audit log {} unwritable: {why}",
+                self.path.display()
+            ))
+        };
+        if self.failing.load(Ordering::SeqCst) {
+            return unwritable("the last write failed".into());
+        }
+        let probe = if self.path.exists() {
+            rustix::fs::access(&self.path, rustix::fs::Access::WRITE_OK)
+        } else {
+            let dir = self.path.parent().unwrap_or(Path::new("."));
+            rustix::fs::access(dir, rustix::fs::Access::WRITE_OK)
+        };
+        match probe {
+            Ok(()) => Ok(()),
+            Err(error) => unwritable(std::io::Error::from(error).to_string()),
+        }
+    }
+
     /// The log's path.
     pub fn path(&self) -> &Path {
         &self.path

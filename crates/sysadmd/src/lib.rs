@@ -15,6 +15,7 @@ mod events;
 mod http;
 mod jobs;
 mod modes;
+mod ops;
 mod reload;
 mod server;
 mod slots;
@@ -30,8 +31,8 @@ use iocage_service::{Backend, BackendError, CliBackend, IocageService, Runner, S
 pub use app::App;
 pub use config::{
     AuthSettings, BackendChoice, Cli, Command, Config, DEFAULT_LISTEN, FREEBSD_CONFIG,
-    HttpSettings, Limits, ListenAddr, ListenAddrError, LogTarget, PathName, ServeArgs, SimSettings,
-    TlsChoice, default_config_file, default_state_dir,
+    HttpSettings, Limits, ListenAddr, ListenAddrError, LogTarget, PathName, SafetySettings,
+    ServeArgs, SimSettings, TlsChoice, default_config_file, default_state_dir,
 };
 pub use events::EventHub;
 pub use jobs::{Audit, Jobs};
@@ -145,6 +146,7 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         config.http.clone(),
     );
     app.connect_audit();
+    app.ops.set_confirm_destroy(config.safety.confirm_destroy);
     let server = Server::from_listeners(
         app,
         listeners,
