@@ -37,6 +37,12 @@ pub enum RpcRequest {
     Query,
     /// `rpc/dispatcher` with `{"action": "list"}`: jobs in progress.
     DispatcherList,
+    /// `rpc/dispatcher` with `{"action": "history", "since": N}`: the jobs
+    /// that finished after event `N` (0 when absent), with their outcomes.
+    DispatcherHistory {
+        /// The seq of the last event the client has seen.
+        since: u64,
+    },
     /// `rpc/capabilities`: the server, its backend, what it supports, its limits.
     Capabilities,
 }
@@ -58,6 +64,10 @@ impl std::fmt::Debug for RpcRequest {
             RpcRequest::Query => f.write_str("Query"),
             RpcRequest::DispatcherList => f.write_str("DispatcherList"),
             RpcRequest::Capabilities => f.write_str("Capabilities"),
+            RpcRequest::DispatcherHistory { since } => f
+                .debug_struct("DispatcherHistory")
+                .field("since", since)
+                .finish(),
         }
     }
 }
@@ -96,11 +106,29 @@ impl RpcRequest {
             "dispatcher" => Args::new("dispatcher", args).and_then(|args| {
                 match args.required_str("action")? {
                     "list" => Ok(RpcRequest::DispatcherList),
+                    "history" => Ok(RpcRequest::DispatcherHistory {
+                        since: match args.get("since") {
+                            None | Some(Value::Null) => 0,
+                            Some(Value::Number(number)) if number.as_u64().is_some() => {
+                                number.as_u64().unwrap_or_default()
+                            }
+                            Some(other) => {
+                                return Err(ArgsError::WrongType {
+                                    action: "dispatcher",
+                                    argument: "since",
+                                    expected: "the seq of an event (an integer, 0 or more)",
+                                    found: crate::envelope::json_type(other),
+                                });
+                            }
+                        },
+                    }),
                     other => Err(ArgsError::InvalidValue {
                         action: "dispatcher",
                         argument: "action",
                         value: other.to_owned(),
-                        accepted: "the only dispatcher action is 'list'".to_owned(),
+                        accepted: "the dispatcher actions are 'list' (jobs running) and \
+                                   'history' (jobs finished, with \"since\": N)"
+                            .to_owned(),
                     }),
                 }
             }),
@@ -116,7 +144,7 @@ impl RpcRequest {
             RpcRequest::AuthClear => "auth_clear",
             RpcRequest::Identify => "identify",
             RpcRequest::Query => "query",
-            RpcRequest::DispatcherList => "dispatcher",
+            RpcRequest::DispatcherList | RpcRequest::DispatcherHistory { .. } => "dispatcher",
             RpcRequest::Capabilities => "capabilities",
         }
     }
@@ -129,6 +157,9 @@ impl RpcRequest {
             }
             RpcRequest::AuthToken { token } => serde_json::json!({"token": token}),
             RpcRequest::DispatcherList => serde_json::json!({"action": "list"}),
+            RpcRequest::DispatcherHistory { since } => {
+                serde_json::json!({"action": "history", "since": since})
+            }
             RpcRequest::AuthClear
             | RpcRequest::Identify
             | RpcRequest::Query

@@ -441,6 +441,9 @@ impl App {
             }
             RpcRequest::DispatcherList => Ok(to_value(&self.jobs.running())),
             RpcRequest::Capabilities => unreachable!("answered in dispatch_inner"),
+            RpcRequest::DispatcherHistory { since } => {
+                Ok(to_value(&self.events.finished_jobs(since)))
+            }
             RpcRequest::Identify | RpcRequest::Auth { .. } | RpcRequest::AuthToken { .. } => {
                 unreachable!("public requests are answered before authentication")
             }
@@ -455,6 +458,18 @@ impl App {
             ));
         };
         let subscribed = match &request {
+            EventsRequest::Subscribe(names) if names.since.is_some() => {
+                let since = names.since.unwrap_or_default();
+                self.events
+                    .resume(subscriber, &names.known, since)
+                    .map_err(|_| {
+                        ApiError::new(
+                            ErrorCode::Conflict,
+                            "the replay of an earlier subscription with 'since' is still being \
+                             sent on this connection; read it, then subscribe again",
+                        )
+                    })?
+            }
             EventsRequest::Subscribe(names) => self.events.subscribe(subscriber, &names.known),
             EventsRequest::Unsubscribe(names) => self.events.unsubscribe(subscriber, &names.known),
         };

@@ -495,6 +495,8 @@ struct FileConfig {
     http: HttpSettings,
     #[serde(default)]
     safety: SafetySettings,
+    #[serde(default)]
+    events: crate::eventlog::EventSettings,
 }
 
 /// TLS settings after resolution.
@@ -540,6 +542,8 @@ pub struct Config {
     pub http: HttpSettings,
     /// Safety settings (confirmation of destruction).
     pub safety: SafetySettings,
+    /// How many events are kept for resuming subscribers.
+    pub events: crate::eventlog::EventSettings,
 }
 
 impl Config {
@@ -607,6 +611,11 @@ impl Config {
                 "limits.max_unauthenticated and limits.max_unauthenticated_per_address must be positive"
             );
         }
+        if file.events.keep == 0 {
+            bail!(
+                "events.keep must be positive: the last event is always kept, so seq never repeats"
+            );
+        }
         if file.limits.max_in_flight_per_connection == 0 || file.limits.event_queue == 0 {
             bail!("limits.max_in_flight_per_connection and limits.event_queue must be positive");
         }
@@ -626,6 +635,7 @@ impl Config {
             sim: file.sim,
             http: file.http,
             safety: file.safety,
+            events: file.events,
             state_dir,
         })
     }
@@ -754,6 +764,7 @@ mod tests {
             sim: _,
             http: _,
             safety: _,
+            events: _,
         } = parsed;
         let top: Vec<&str> = sample.keys().map(String::as_str).collect();
         let mut expected = vec![
@@ -772,6 +783,7 @@ mod tests {
             "sim",
             "http",
             "safety",
+            "events",
         ];
         let mut top_sorted = top.clone();
         top_sorted.sort_unstable();
@@ -785,7 +797,7 @@ mod tests {
                 .any(|line| line.starts_with(&format!("\\fB{key}\\fR = {default}")))
         };
         for key in &expected {
-            if !["limits", "auth", "sim", "http", "safety"].contains(key) {
+            if !["limits", "auth", "sim", "http", "safety", "events"].contains(key) {
                 assert!(
                     described(key, ""),
                     "sysadmd.toml(5) does not describe '{key}'"
@@ -809,6 +821,10 @@ mod tests {
             (
                 "safety",
                 toml::Value::try_from(SafetySettings::default()).unwrap(),
+            ),
+            (
+                "events",
+                toml::Value::try_from(crate::eventlog::EventSettings::default()).unwrap(),
             ),
         ] {
             for (key, value) in table(defaults.clone()) {

@@ -175,8 +175,10 @@ pub struct Jobs {
 impl Jobs {
     /// Jobs that publish to `events` and record to `audit`.
     pub fn new(events: EventHub, audit: Audit) -> Jobs {
+        // Job ids continue after those of the kept events (a restart).
+        let first = events.highest_job() + 1;
         Jobs {
-            next_id: AtomicU64::new(1),
+            next_id: AtomicU64::new(first),
             running: Mutex::new(BTreeMap::new()),
             events,
             audit,

@@ -11,6 +11,7 @@ pub mod auth;
 
 mod app;
 mod config;
+mod eventlog;
 mod events;
 mod http;
 mod jobs;
@@ -34,6 +35,7 @@ pub use config::{
     HttpSettings, Limits, ListenAddr, ListenAddrError, LogTarget, PathName, SafetySettings,
     ServeArgs, SimSettings, TlsChoice, default_config_file, default_state_dir,
 };
+pub use eventlog::EventSettings;
 pub use events::EventHub;
 pub use jobs::{Audit, Jobs};
 pub use reload::{Reloaded, Reloader};
@@ -136,7 +138,11 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         auth_config,
         options.admin_password,
     )?;
-    let jobs = Jobs::new(EventHub::default(), audit);
+    let events = EventHub::persistent(
+        &config.state_dir.join(eventlog::EVENTS_FILE),
+        config.events.clone(),
+    )?;
+    let jobs = Jobs::new(events, audit);
     let auth = Arc::new(auth);
     let app = App::new(
         service,

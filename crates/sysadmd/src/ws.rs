@@ -131,13 +131,30 @@ pub(crate) async fn serve(
         Arc::new(Peer::new(addr, Transport::WebSocket, Some(subscriber)).with_slot(slot.clone()));
     let event_outbox = outbox.clone();
     let forwarder = tokio::spawn(async move {
-        while let Some(event) = inbox.events.recv().await {
-            if event_outbox
-                .send(Message::text(event.as_ref()))
-                .await
-                .is_err()
-            {
-                break;
+        // A replay goes before the live events queued meanwhile; an event
+        // whose seq was already sent (live before a resume) is not sent again.
+        let mut sent_up_to = 0u64;
+        loop {
+            let batch = tokio::select! {
+                biased;
+                Some(replay) = inbox.replay.recv() => replay,
+                Some(event) = inbox.events.recv() => vec![event],
+                else => break,
+            };
+            for (seq, text) in batch {
+                if let Some(seq) = seq {
+                    if seq <= sent_up_to {
+                        continue;
+                    }
+                    sent_up_to = seq;
+                }
+                if event_outbox
+                    .send(Message::text(text.as_ref()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
             }
         }
     });
