@@ -190,6 +190,8 @@ pub struct App {
     pub(crate) tracker: TaskTracker,
     /// Dry runs and their confirmations (`ops.rs`).
     pub(crate) ops: crate::ops::Ops,
+    /// Idempotency keys and their results (`idempotency.rs`).
+    pub(crate) keys: crate::idempotency::Keys,
 }
 
 impl App {
@@ -214,6 +216,7 @@ impl App {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             ops: crate::ops::Ops::default(),
+            keys: crate::idempotency::Keys::default(),
         })
     }
 
@@ -505,6 +508,11 @@ impl App {
         if !request.changes_host() {
             // Reads of an unchanged simulated host come back already serialized.
             return Ok(self.service.handle_json(request, &caller).await?);
+        }
+        if let Some(key) = &options.idempotency_key {
+            return self
+                .idempotent_change(principal, caller, request, key)
+                .await;
         }
         // A job runs in its own task: a client that goes away must not
         // abandon a change halfway.

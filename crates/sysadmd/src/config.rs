@@ -497,6 +497,8 @@ struct FileConfig {
     safety: SafetySettings,
     #[serde(default)]
     events: crate::eventlog::EventSettings,
+    #[serde(default)]
+    idempotency: crate::idempotency::IdempotencySettings,
 }
 
 /// TLS settings after resolution.
@@ -544,6 +546,8 @@ pub struct Config {
     pub safety: SafetySettings,
     /// How many events are kept for resuming subscribers.
     pub events: crate::eventlog::EventSettings,
+    /// How long idempotency keys are kept.
+    pub idempotency: crate::idempotency::IdempotencySettings,
 }
 
 impl Config {
@@ -636,6 +640,7 @@ impl Config {
             http: file.http,
             safety: file.safety,
             events: file.events,
+            idempotency: file.idempotency,
             state_dir,
         })
     }
@@ -765,6 +770,7 @@ mod tests {
             http: _,
             safety: _,
             events: _,
+            idempotency: _,
         } = parsed;
         let top: Vec<&str> = sample.keys().map(String::as_str).collect();
         let mut expected = vec![
@@ -784,6 +790,7 @@ mod tests {
             "http",
             "safety",
             "events",
+            "idempotency",
         ];
         let mut top_sorted = top.clone();
         top_sorted.sort_unstable();
@@ -797,7 +804,17 @@ mod tests {
                 .any(|line| line.starts_with(&format!("\\fB{key}\\fR = {default}")))
         };
         for key in &expected {
-            if !["limits", "auth", "sim", "http", "safety", "events"].contains(key) {
+            if ![
+                "limits",
+                "auth",
+                "sim",
+                "http",
+                "safety",
+                "events",
+                "idempotency",
+            ]
+            .contains(key)
+            {
                 assert!(
                     described(key, ""),
                     "sysadmd.toml(5) does not describe '{key}'"
@@ -825,6 +842,10 @@ mod tests {
             (
                 "events",
                 toml::Value::try_from(crate::eventlog::EventSettings::default()).unwrap(),
+            ),
+            (
+                "idempotency",
+                toml::Value::try_from(crate::idempotency::IdempotencySettings::default()).unwrap(),
             ),
         ] {
             for (key, value) in table(defaults.clone()) {

@@ -14,6 +14,7 @@ mod config;
 mod eventlog;
 mod events;
 mod http;
+mod idempotency;
 mod jobs;
 mod modes;
 mod ops;
@@ -37,6 +38,7 @@ pub use config::{
 };
 pub use eventlog::EventSettings;
 pub use events::EventHub;
+pub use idempotency::IdempotencySettings;
 pub use jobs::{Audit, Jobs};
 pub use reload::{Reloaded, Reloader};
 pub use server::Server;
@@ -153,6 +155,10 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
     );
     app.connect_audit();
     app.ops.set_confirm_destroy(config.safety.confirm_destroy);
+    app.keys.load(
+        &config.state_dir.join(idempotency::IDEMPOTENCY_FILE),
+        &config.idempotency,
+    )?;
     let server = Server::from_listeners(
         app,
         listeners,

@@ -5,14 +5,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Child;
 
 use hyper::StatusCode;
 use serde_json::{Value, json};
-use support::daemon::{PASSWORD, sysadmd};
+use support::daemon::{PASSWORD, spawn_on};
 use support::{TestServer, WsClient, basic, iocage, rest_call};
 
 fn resume(since: u64) -> Value {
@@ -184,22 +183,7 @@ async fn too_old_a_since_gets_resync_required_first_and_history_lists_finished_j
 
 /// The real binary on `state`, and its address.
 fn spawn(state: &Path) -> (Child, SocketAddr) {
-    let mut child = sysadmd(&["--plaintext", "--listen", "127.0.0.1:0"], state)
-        .spawn()
-        .expect("sysadmd runs");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut addr = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("listening on http://") {
-            addr = Some(rest.split('/').next().unwrap().parse().unwrap());
-        }
-        if line.starts_with("audit log:") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr.expect("an address in the banner"))
+    spawn_on(state, &["--plaintext", "--listen", "127.0.0.1:0"])
 }
 
 async fn ws_login(addr: SocketAddr) -> WsClient {
