@@ -192,6 +192,8 @@ pub struct App {
     pub(crate) ops: crate::ops::Ops,
     /// Idempotency keys and their results (`idempotency.rs`).
     pub(crate) keys: crate::idempotency::Keys,
+    /// `GET /metrics` (`metrics.rs`).
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 impl App {
@@ -217,6 +219,7 @@ impl App {
             tracker: TaskTracker::new(),
             ops: crate::ops::Ops::default(),
             keys: crate::idempotency::Keys::default(),
+            metrics: crate::metrics::Metrics::default(),
         })
     }
 
@@ -225,6 +228,13 @@ impl App {
         let app = Arc::downgrade(self);
         self.auth.set_audit_hook(move |event| {
             let Some(app) = app.upgrade() else { return };
+            match &event {
+                crate::auth::AuthAudit::Failed { suppressed, .. } => {
+                    app.metrics.failed_logins(1 + suppressed);
+                }
+                crate::auth::AuthAudit::Blocked { .. } => app.metrics.blocked(),
+                _ => {}
+            }
             let time = crate::jobs::rfc3339(std::time::SystemTime::now());
             let record = match event {
                 crate::auth::AuthAudit::Failed {
@@ -277,6 +287,13 @@ impl App {
             Ok(_) => 200,
             Err(error) => error.code().code(),
         };
+        self.metrics.request(
+            &format!("{namespace}/{name}"),
+            &action,
+            peer.transport.as_str(),
+            status,
+            elapsed_ms / 1000.0,
+        );
         match &result {
             Err(error) if error.code() == ErrorCode::Internal => tracing::error!(
                 transport = peer.transport.as_str(), peer = %peer.addr, user,

@@ -32,6 +32,8 @@ pub struct EventHub {
 struct Hub {
     next_id: AtomicU64,
     subscribers: Mutex<State>,
+    /// Subscribers disconnected as too slow.
+    dropped: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -95,11 +97,11 @@ impl EventHub {
     pub fn persistent(path: &Path, settings: EventSettings) -> anyhow::Result<EventHub> {
         Ok(EventHub {
             inner: Arc::new(Hub {
-                next_id: AtomicU64::new(0),
                 subscribers: Mutex::new(State {
                     slots: HashMap::new(),
                     log: EventLog::open(path, settings)?,
                 }),
+                ..Hub::default()
             }),
         })
     }
@@ -108,11 +110,11 @@ impl EventHub {
     pub fn in_memory(settings: EventSettings) -> EventHub {
         EventHub {
             inner: Arc::new(Hub {
-                next_id: AtomicU64::new(0),
                 subscribers: Mutex::new(State {
                     slots: HashMap::new(),
                     log: EventLog::in_memory(settings),
                 }),
+                ..Hub::default()
             }),
         }
     }
@@ -299,11 +301,19 @@ impl EventHub {
                         "event subscriber too slow; disconnecting it"
                     );
                     slot.too_slow.cancel();
+                    self.inner.dropped.fetch_add(1, Ordering::Relaxed);
                     false
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             }
         });
+    }
+
+    /// The seq of the last event (0 before the first) and the subscribers
+    /// dropped as too slow, for metrics.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        let last = self.inner.state().log.next_seq().saturating_sub(1);
+        (last, self.inner.dropped.load(Ordering::Relaxed))
     }
 
     /// How many connections are registered (for tests and metrics).

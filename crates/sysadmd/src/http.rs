@@ -45,6 +45,31 @@ pub(crate) async fn handle(
         );
         return Ok(response);
     }
+    if request.uri().path() == "/metrics" && matches!(*request.method(), Method::GET | Method::HEAD)
+    {
+        let header = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let mut response = match crate::ops::metrics(&app, addr.ip(), header).await {
+            Ok(text) => {
+                let mut response = Response::new(Body::new(Bytes::from(text)));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                response
+            }
+            Err(error) => error_response(&error),
+        };
+        if let Some(origin) = origin {
+            add_cors_headers(&mut response, origin, false);
+        }
+        return Ok(response);
+    }
     if request.method() == Method::OPTIONS {
         let preflight = request
             .headers()

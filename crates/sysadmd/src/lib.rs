@@ -16,6 +16,7 @@ mod events;
 mod http;
 mod idempotency;
 mod jobs;
+mod metrics;
 mod modes;
 mod ops;
 mod reload;

@@ -223,3 +223,23 @@ pub(crate) async fn healthz(app: &Arc<App>) -> (hyper::StatusCode, String) {
         ),
     }
 }
+
+/// `GET /metrics`: the Prometheus text, for any authenticated user (Basic
+/// or Bearer, as REST); a 401 without a credential.
+pub(crate) async fn metrics(
+    app: &Arc<App>,
+    ip: std::net::IpAddr,
+    authorization: Option<String>,
+) -> Result<String, ApiError> {
+    app.auth.check_not_blocked(ip)?;
+    app.auth
+        .authorize_header_offloaded(ip, authorization.as_deref())
+        .await?;
+    let (last_seq, dropped) = app.events.counts();
+    Ok(app.metrics.encode(crate::metrics::Snapshot {
+        jobs_running: app.jobs.running().len(),
+        last_seq,
+        subscribers: app.events.subscriber_count(),
+        dropped,
+    }))
+}

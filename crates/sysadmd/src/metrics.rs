@@ -1,0 +1,173 @@
+//! `GET /metrics`: counters and gauges in the Prometheus text format
+//! (`prometheus-client`), for any authenticated user (a viewer is enough).
+//!
+//! Requests are counted by class, action, transport and status, with a
+//! latency histogram by class and transport; failed logins and address
+//! blocks as the audit hook sees them; and, read when scraped, the jobs
+//! running, the events numbered so far, the subscribers connected and those
+//! dropped as too slow.
+
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    class: String,
+    action: String,
+    transport: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LatencyLabels {
+    class: String,
+    transport: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms to about 16 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// The server's metrics.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    registry: Mutex<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<LatencyLabels, Histogram, fn() -> Histogram>,
+    failed_logins: Counter,
+    blocks: Counter,
+    jobs_running: Gauge,
+    events_numbered: Gauge,
+    subscribers: Gauge,
+    subscribers_dropped: Gauge<u64, AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("sysadmd");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by class, action, transport and status",
+            requests.clone(),
+        );
+        let latency = Family::<LatencyLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time to answer a request, by class and transport",
+            latency.clone(),
+        );
+        let failed_logins = Counter::default();
+        registry.register(
+            "failed_logins",
+            "Failed logins (as the audit log counts them)",
+            failed_logins.clone(),
+        );
+        let blocks = Counter::default();
+        registry.register(
+            "address_blocks",
+            "Addresses blocked after repeated failed logins",
+            blocks.clone(),
+        );
+        let jobs_running = Gauge::default();
+        registry.register("jobs_running", "Jobs running now", jobs_running.clone());
+        let events_numbered = Gauge::default();
+        registry.register(
+            "events_seq",
+            "The seq of the last event (events numbered so far, across restarts)",
+            events_numbered.clone(),
+        );
+        let subscribers = Gauge::default();
+        registry.register(
+            "event_connections",
+            "WebSocket connections registered for events",
+            subscribers.clone(),
+        );
+        let subscribers_dropped = Gauge::<u64, AtomicU64>::default();
+        registry.register(
+            "event_subscribers_dropped",
+            "Subscribers disconnected as too slow since the start",
+            subscribers_dropped.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(registry),
+            requests,
+            latency,
+            failed_logins,
+            blocks,
+            jobs_running,
+            events_numbered,
+            subscribers,
+            subscribers_dropped,
+        }
+    }
+}
+
+/// What is read from the rest of the server when scraped.
+pub(crate) struct Snapshot {
+    pub(crate) jobs_running: usize,
+    pub(crate) last_seq: u64,
+    pub(crate) subscribers: usize,
+    pub(crate) dropped: u64,
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub(crate) fn request(
+        &self,
+        class: &str,
+        action: &str,
+        transport: &str,
+        status: u16,
+        seconds: f64,
+    ) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                class: class.to_owned(),
+                action: action.to_owned(),
+                transport: transport.to_owned(),
+                status: status.to_string(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&LatencyLabels {
+                class: class.to_owned(),
+                transport: transport.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// Counts failed logins (the audit hook's aggregate).
+    pub(crate) fn failed_logins(&self, count: u64) {
+        self.failed_logins.inc_by(count);
+    }
+
+    /// Counts one address block.
+    pub(crate) fn blocked(&self) {
+        self.blocks.inc();
+    }
+
+    /// The text exposition, with the gauges read now.
+    pub(crate) fn encode(&self, now: Snapshot) -> String {
+        let as_i64 = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        self.jobs_running.set(as_i64(now.jobs_running as u64));
+        self.events_numbered.set(as_i64(now.last_seq));
+        self.subscribers.set(as_i64(now.subscribers as u64));
+        self.subscribers_dropped.set(now.dropped);
+        let mut text = String::new();
+        let registry = self.registry.lock().expect("metrics lock");
+        prometheus_client::encoding::text::encode(&mut text, &registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
