@@ -61,7 +61,22 @@ fn not_supported(flavour: Flavour) -> Vec<(Action, String)> {
 pub struct CliBackend {
     runner: Runner,
     detected: OnceCell<Detected>,
+    /// Told of every iocage run (for metrics).
+    observer: Option<Observer>,
 }
+
+struct Observer(RunObserver);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
+}
+
+/// Told of every iocage run: the command (its first word), how long it took,
+/// and how it ended (`ok`, `error`, `signal`, `truncated`, `timeout`,
+/// `not_found`, `spawn_failed`).
+pub type RunObserver = std::sync::Arc<dyn Fn(&str, std::time::Duration, &str) + Send + Sync>;
 
 /// The flavour, and the version when it was asked.
 #[derive(Debug)]
@@ -80,11 +95,18 @@ impl CliBackend {
     pub fn new(runner: Runner, flavour: Option<Flavour>) -> CliBackend {
         CliBackend {
             runner,
+            observer: None,
             detected: OnceCell::new_with(flavour.map(|flavour| Detected {
                 flavour,
                 version: None,
             })),
         }
+    }
+
+    /// Tells `observer` of every iocage run.
+    pub fn observe(mut self, observer: RunObserver) -> CliBackend {
+        self.observer = Some(Observer(observer));
+        self
     }
 
     /// The runner this backend uses.
@@ -130,11 +152,24 @@ impl CliBackend {
     /// cap is a failure, any exit status is returned for the caller to judge.
     async fn run<S: AsRef<str>>(&self, args: &[S]) -> BackendResult<Output> {
         let os_args = args.iter().map(|arg| OsStr::new(arg.as_ref()));
-        let out = self
-            .runner
-            .run(os_args)
-            .await
-            .map_err(|error| run_error(args, error))?;
+        let started = std::time::Instant::now();
+        let out = self.runner.run(os_args).await;
+        if let Some(Observer(observer)) = &self.observer {
+            let class = match &out {
+                Ok(out) if out.truncated => "truncated",
+                Ok(out) => match out.exit {
+                    ExitKind::Code(0) => "ok",
+                    ExitKind::Code(_) => "error",
+                    ExitKind::Signal(_) => "signal",
+                },
+                Err(RunError::TimedOut { .. }) => "timeout",
+                Err(RunError::NotFound { .. }) => "not_found",
+                Err(_) => "spawn_failed",
+            };
+            let command = args.first().map_or("", AsRef::as_ref);
+            observer(command, started.elapsed(), class);
+        }
+        let out = out.map_err(|error| run_error(args, error))?;
         if let ExitKind::Signal(signal) = out.exit {
             let mut text = format!("{} was killed by signal {signal}", shown_command(args));
             if !out.stderr.trim().is_empty() {

@@ -22,7 +22,7 @@ mod sim;
 mod validate;
 
 pub use backend::{Backend, BackendError, BackendResult};
-pub use cli::CliBackend;
+pub use cli::{CliBackend, RunObserver};
 pub use iocage_cli::{Flavour, IocageVersion, Runner};
 pub use model::{
     CleanTarget, DfEntry, ExecOutput, JailInfo, JailState, NewJail, PluginInfo, PropertyRow,

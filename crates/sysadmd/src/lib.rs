@@ -117,12 +117,13 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         }
     }
     let listeners = server::bind_listeners(&config.listen).await?;
+    let runs = metrics::IocageRuns::default();
     let (backend, backend_line) = match options.backend {
         Some(backend) => (
             backend,
             "serving a backend supplied by the caller".to_owned(),
         ),
-        None => backend(config).await?,
+        None => backend(config, &runs).await?,
     };
     let service = IocageService::new(backend);
     let audit = Audit::open(&config.audit_log)?;
@@ -155,6 +156,7 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         config.http.clone(),
     );
     app.connect_audit();
+    app.metrics.add_iocage_runs(&runs);
     app.ops.set_confirm_destroy(config.safety.confirm_destroy);
     app.keys.load(
         &config.state_dir.join(idempotency::IDEMPOTENCY_FILE),
@@ -245,7 +247,10 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
 /// Chooses the backend and says why, for the start-up message. The CLI
 /// backend asks iocage for its flavour now (unless configured), so that a
 /// program that is not iocage stops the start instead of failing every request.
-async fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String)> {
+async fn backend(
+    config: &Config,
+    runs: &metrics::IocageRuns,
+) -> Result<(Arc<dyn Backend>, String)> {
     let sim = |why: &str| -> Result<(Arc<dyn Backend>, String)> {
         let dir = config.state_dir.join("simhost");
         modes::create_private_dir(&dir)?;
@@ -264,7 +269,7 @@ async fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String)> {
         let runner = Runner::new(&program).timeout(std::time::Duration::from_secs(
             config.limits.iocage_timeout_secs,
         ));
-        let backend = CliBackend::new(runner, config.iocage_flavour);
+        let backend = CliBackend::new(runner, config.iocage_flavour).observe(runs.observer());
         let version = backend.version().await.map_err(|error| match error {
             // A version that is not driven: one line naming it and the
             // supported ones.

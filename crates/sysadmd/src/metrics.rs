@@ -36,6 +36,54 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RunLabels {
+    command: String,
+    exit: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommandLabels {
+    command: String,
+}
+
+/// iocage runs by command and how they ended, with their durations: made
+/// before the backend (which reports into it), registered with [`Metrics`].
+#[derive(Clone, Debug)]
+pub(crate) struct IocageRuns {
+    runs: Family<RunLabels, Counter>,
+    durations: Family<CommandLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for IocageRuns {
+    fn default() -> Self {
+        IocageRuns {
+            runs: Family::default(),
+            durations: Family::new_with_constructor(latency_histogram),
+        }
+    }
+}
+
+impl IocageRuns {
+    /// What the CLI backend calls after every iocage run.
+    pub(crate) fn observer(&self) -> iocage_service::RunObserver {
+        let runs = self.clone();
+        std::sync::Arc::new(move |command, took, exit| {
+            runs.runs
+                .get_or_create(&RunLabels {
+                    command: command.to_owned(),
+                    exit: exit.to_owned(),
+                })
+                .inc();
+            runs.durations
+                .get_or_create(&CommandLabels {
+                    command: command.to_owned(),
+                })
+                .observe(took.as_secs_f64());
+        })
+    }
+}
+
 /// The server's metrics.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -145,6 +193,21 @@ impl Metrics {
                 transport: transport.to_owned(),
             })
             .observe(seconds);
+    }
+
+    /// Exposes the iocage runs the CLI backend reports.
+    pub(crate) fn add_iocage_runs(&self, runs: &IocageRuns) {
+        let mut registry = self.registry.lock().expect("metrics lock");
+        registry.register(
+            "iocage_runs",
+            "iocage runs, by command (its first word) and how they ended",
+            runs.runs.clone(),
+        );
+        registry.register(
+            "iocage_run_duration_seconds",
+            "Time an iocage run took, by command",
+            runs.durations.clone(),
+        );
     }
 
     /// Counts failed logins (the audit hook's aggregate).
