@@ -499,6 +499,8 @@ struct FileConfig {
     events: crate::eventlog::EventSettings,
     #[serde(default)]
     idempotency: crate::idempotency::IdempotencySettings,
+    #[serde(default)]
+    metrics: crate::metrics::MetricsSettings,
 }
 
 /// TLS settings after resolution.
@@ -548,6 +550,8 @@ pub struct Config {
     pub events: crate::eventlog::EventSettings,
     /// How long idempotency keys are kept.
     pub idempotency: crate::idempotency::IdempotencySettings,
+    /// Where metrics are served without authentication.
+    pub metrics: crate::metrics::MetricsSettings,
 }
 
 impl Config {
@@ -615,6 +619,7 @@ impl Config {
                 "limits.max_unauthenticated and limits.max_unauthenticated_per_address must be positive"
             );
         }
+        file.metrics.addresses()?;
         if file.events.keep == 0 {
             bail!(
                 "events.keep must be positive: the last event is always kept, so seq never repeats"
@@ -641,6 +646,7 @@ impl Config {
             safety: file.safety,
             events: file.events,
             idempotency: file.idempotency,
+            metrics: file.metrics,
             state_dir,
         })
     }
@@ -771,6 +777,7 @@ mod tests {
             safety: _,
             events: _,
             idempotency: _,
+            metrics: _,
         } = parsed;
         let top: Vec<&str> = sample.keys().map(String::as_str).collect();
         let mut expected = vec![
@@ -791,6 +798,7 @@ mod tests {
             "safety",
             "events",
             "idempotency",
+            "metrics",
         ];
         let mut top_sorted = top.clone();
         top_sorted.sort_unstable();
@@ -812,6 +820,7 @@ mod tests {
                 "safety",
                 "events",
                 "idempotency",
+                "metrics",
             ]
             .contains(key)
             {
@@ -846,6 +855,10 @@ mod tests {
             (
                 "idempotency",
                 toml::Value::try_from(crate::idempotency::IdempotencySettings::default()).unwrap(),
+            ),
+            (
+                "metrics",
+                toml::Value::try_from(crate::metrics::MetricsSettings::default()).unwrap(),
             ),
         ] {
             for (key, value) in table(defaults.clone()) {

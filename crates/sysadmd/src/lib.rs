@@ -28,7 +28,7 @@ mod ws;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use iocage_service::{Backend, BackendError, CliBackend, IocageService, Runner, SimBackend};
 
 pub use app::App;
@@ -41,6 +41,7 @@ pub use eventlog::EventSettings;
 pub use events::EventHub;
 pub use idempotency::IdempotencySettings;
 pub use jobs::{Audit, Jobs};
+pub use metrics::MetricsSettings;
 pub use reload::{Reloaded, Reloader};
 pub use server::Server;
 pub use tls::{TlsInfo, fingerprint};
@@ -118,6 +119,13 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
     }
     let listeners = server::bind_listeners(&config.listen).await?;
     let runs = metrics::IocageRuns::default();
+    let mut metrics_listeners = Vec::new();
+    for addr in config.metrics.addresses()? {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
+        metrics_listeners.push(listener);
+    }
     let (backend, backend_line) = match options.backend {
         Some(backend) => (
             backend,
@@ -157,6 +165,11 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
     );
     app.connect_audit();
     app.metrics.add_iocage_runs(&runs);
+    let metrics_addrs: Vec<std::net::SocketAddr> = metrics_listeners
+        .iter()
+        .filter_map(|listener| listener.local_addr().ok())
+        .collect();
+    metrics::serve_unauthenticated(&app, metrics_listeners);
     app.ops.set_confirm_destroy(config.safety.confirm_destroy);
     app.keys.load(
         &config.state_dir.join(idempotency::IDEMPOTENCY_FILE),
@@ -235,6 +248,11 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
             "users are in {}; manage them with `sysadmd user --help`",
             users.display()
         )),
+    }
+    for addr in metrics_addrs {
+        banner.push(format!(
+            "metrics without authentication on http://{addr}/metrics"
+        ));
     }
     banner.push(format!("audit log: {}", config.audit_log.display()));
     Ok(Started {

@@ -234,3 +234,102 @@ impl Metrics {
         text
     }
 }
+
+/// The `[metrics]` table of the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Loopback addresses (`IP:PORT`) that serve `GET /metrics` without
+    /// authentication, plain HTTP, for a local Prometheus agent. Empty: none.
+    pub listen: Vec<String>,
+}
+
+impl MetricsSettings {
+    /// The addresses, each checked to be a loopback `IP:PORT`.
+    pub(crate) fn addresses(&self) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+        self.listen
+            .iter()
+            .map(|text| match text.parse::<std::net::SocketAddr>() {
+                Ok(addr) if addr.ip().is_loopback() => Ok(addr),
+                _ => Err(anyhow::anyhow!(
+                    "metrics.listen: '{}' is not a loopback IP:PORT (such as 127.0.0.1:9150 or \
+                     [::1]:9150): metrics without authentication are served on loopback only",
+                    text.escape_debug()
+                )),
+            })
+            .collect()
+    }
+}
+
+/// Connections served at once on the unauthenticated metrics addresses.
+const METRICS_CONNECTIONS: usize = 16;
+
+/// Serves `GET /metrics` without authentication on `listeners` (loopback
+/// only, checked by [`MetricsSettings::addresses`]); anything else is a 404.
+pub(crate) fn serve_unauthenticated(
+    app: &std::sync::Arc<crate::App>,
+    listeners: Vec<tokio::net::TcpListener>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(METRICS_CONNECTIONS));
+    for listener in listeners {
+        let app = app.clone();
+        let slots = slots.clone();
+        app.tracker.clone().spawn(async move {
+            loop {
+                let permit = tokio::select! {
+                    () = app.shutdown.cancelled() => return,
+                    permit = slots.clone().acquire_owned() => permit.expect("never closed"),
+                };
+                let (stream, _) = tokio::select! {
+                    () = app.shutdown.cancelled() => return,
+                    accepted = listener.accept() => match accepted {
+                        Ok(accepted) => accepted,
+                        Err(error) => {
+                            tracing::debug!(%error, "metrics accept failed");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                };
+                let app = app.clone();
+                app.tracker.clone().spawn(async move {
+                    let handler = app.clone();
+                    let service = hyper::service::service_fn(move |request| {
+                        let app = handler.clone();
+                        async move { Ok::<_, std::convert::Infallible>(answer(&app, &request)) }
+                    });
+                    let connection = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(app.limits.header_timeout())
+                        .keep_alive(false)
+                        .serve_connection(TokioIo::new(stream), service);
+                    // Bounded: one request, within the header time limit and a few seconds.
+                    let limit = app.limits.header_timeout() + std::time::Duration::from_secs(5);
+                    let _ = tokio::time::timeout(limit, connection).await;
+                    drop(permit);
+                });
+            }
+        });
+    }
+}
+
+fn answer<B>(app: &crate::App, request: &hyper::Request<B>) -> hyper::Response<crate::http::Body> {
+    use hyper::header::{CONTENT_TYPE, HeaderValue};
+    let found = request.uri().path() == "/metrics"
+        && matches!(*request.method(), hyper::Method::GET | hyper::Method::HEAD);
+    if !found {
+        let mut response = hyper::Response::new(crate::http::Body::new(
+            "only GET /metrics is served here\n".into(),
+        ));
+        *response.status_mut() = hyper::StatusCode::NOT_FOUND;
+        return response;
+    }
+    let text = crate::ops::metrics_text(app);
+    let mut response = hyper::Response::new(crate::http::Body::new(text.into()));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}

@@ -235,11 +235,16 @@ pub(crate) async fn metrics(
     app.auth
         .authorize_header_offloaded(ip, authorization.as_deref())
         .await?;
+    Ok(metrics_text(app))
+}
+
+/// The metrics as text, with the gauges read now.
+pub(crate) fn metrics_text(app: &App) -> String {
     let (last_seq, dropped) = app.events.counts();
-    Ok(app.metrics.encode(crate::metrics::Snapshot {
+    app.metrics.encode(crate::metrics::Snapshot {
         jobs_running: app.jobs.running().len(),
         last_seq,
         subscribers: app.events.subscriber_count(),
         dropped,
-    }))
+    })
 }

@@ -140,3 +140,48 @@ async fn metrics_count_requests_logins_jobs_and_events_for_a_viewer() {
     );
     server.stop().await;
 }
+
+#[test]
+fn metrics_listen_serves_loopback_without_login_and_refuses_other_addresses() {
+    let daemon = support::daemon::spawn_daemon(
+        &["--plaintext", "--listen", "127.0.0.1:0"],
+        Some("[metrics]\nlisten = [\"127.0.0.1:0\"]\n"),
+    );
+    let line = daemon
+        .banner
+        .iter()
+        .find_map(|line| line.strip_prefix("metrics without authentication on http://"))
+        .unwrap_or_else(|| panic!("no metrics line in {:?}", daemon.banner));
+    let addr: std::net::SocketAddr = line.split('/').next().unwrap().parse().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (status, _, body) = http_call(addr, "GET", "/metrics", &[], "").await;
+        assert_eq!(status, StatusCode::OK);
+        let scrape = parse(&body);
+        assert_eq!(value(&scrape, "sysadmd_jobs_running", &[]), Some(0.0));
+        let (status, _, _) = http_call(addr, "GET", "/sysadm/iocage", &[], "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "only /metrics there");
+    });
+
+    let state = tempfile::tempdir().unwrap();
+    let config = state.path().join("sysadmd.toml");
+    std::fs::write(&config, "[metrics]\nlisten = [\"0.0.0.0:9150\"]\n").unwrap();
+    let output = support::daemon::sysadmd(
+        &[
+            "--plaintext",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        state.path(),
+    )
+    .output()
+    .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("metrics.listen: '0.0.0.0:9150' is not a loopback IP:PORT"),
+        "{stderr}"
+    );
+}
