@@ -170,7 +170,8 @@ pub(crate) struct Snapshot {
 }
 
 impl Metrics {
-    /// Counts one answered request.
+    /// Counts one answered request. Class and action come from the client,
+    /// so only known ones are labels (else `other`): label sets stay bounded.
     pub(crate) fn request(
         &self,
         class: &str,
@@ -179,6 +180,17 @@ impl Metrics {
         status: u16,
         seconds: f64,
     ) {
+        let known_class = class == "sysadm/iocage"
+            || class == "events/subscribe"
+            || class == "events/unsubscribe"
+            || class
+                .strip_prefix("rpc/")
+                .is_some_and(|name| sysadm_proto::RPC_NAMES.contains(&name));
+        let class = if known_class { class } else { "other" };
+        let known_action = action.is_empty()
+            || sysadm_proto::Action::from_name(action).is_some()
+            || (class == "rpc/dispatcher" && ["list", "history"].contains(&action));
+        let action = if known_action { action } else { "other" };
         self.requests
             .get_or_create(&RequestLabels {
                 class: class.to_owned(),

@@ -72,6 +72,15 @@ async fn metrics_count_requests_logins_jobs_and_events_for_a_viewer() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Made-up classes and actions are counted as "other": labels stay bounded.
+    for made_up in ["/no/such", "/sysadm/nosuch"] {
+        let (status, _) = server.rest("PUT", made_up, "{}").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let (status, _) = server
+        .rest("PUT", "/sysadm/iocage", r#"{"action": "madeup1"}"#)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let mut client = server.ws().await;
     let reply = client.call(subscribe("s", json!("dispatcher"))).await;
     assert_eq!(reply["name"], "response");
@@ -115,6 +124,17 @@ async fn metrics_count_requests_logins_jobs_and_events_for_a_viewer() {
     assert_eq!(requests("listjails", "rest", "200"), Some(3.0));
     assert_eq!(requests("startjail", "rest", "404"), Some(1.0));
     assert_eq!(requests("createjail", "ws", "200"), Some(1.0));
+    assert_eq!(requests("other", "rest", "400"), Some(1.0));
+    let other = value(
+        &scrape,
+        "sysadmd_requests_total",
+        &[("class", "other"), ("transport", "rest"), ("status", "404")],
+    );
+    assert_eq!(other, Some(2.0));
+    assert!(
+        !String::from_utf8_lossy(&body).contains("madeup1"),
+        "client strings never become labels"
+    );
     let latency = value(
         &scrape,
         "sysadmd_request_duration_seconds_count",
@@ -127,7 +147,7 @@ async fn metrics_count_requests_logins_jobs_and_events_for_a_viewer() {
             &[("class", "sysadm/iocage"), ("transport", "rest")],
         )
     });
-    assert_eq!(latency, Some(4.0), "{:?}", String::from_utf8_lossy(&body));
+    assert_eq!(latency, Some(5.0), "{:?}", String::from_utf8_lossy(&body));
     let failed = value(&scrape, "sysadmd_failed_logins_total", &[]).unwrap();
     assert!(failed >= 1.0, "{failed}");
     assert_eq!(value(&scrape, "sysadmd_jobs_running", &[]), Some(0.0));
