@@ -32,6 +32,7 @@ mod envelope;
 mod error;
 mod events;
 mod keys;
+mod ops;
 mod request;
 mod response;
 mod rpc;
@@ -47,6 +48,10 @@ pub use events::{
 };
 pub use keys::{
     KEYS_ACTIONS, KeyCreated, KeyInfo, KeyList, KeyRevoked, KeyRole, KeySpec, KeysRequest,
+};
+pub use ops::{
+    BackendInfo, CallOptions, CapabilitiesReply, DryRunReply, JailRef, MAX_IDEMPOTENCY_KEY,
+    OPTION_KEYS, ServerInfo, WouldDestroy, check_idempotency_key,
 };
 pub use request::{
     Action, DEFAULT_EXEC_USER, IOCAGE_NAME, IOCAGE_NAMESPACE, IocageRequest, JailSettingsQuery,

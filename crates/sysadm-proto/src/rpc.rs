@@ -45,6 +45,14 @@ pub enum RpcRequest {
     Query,
     /// `rpc/dispatcher` with `{"action": "list"}`: jobs in progress.
     DispatcherList,
+    /// `rpc/dispatcher` with `{"action": "history", "since": N}`: the jobs
+    /// that finished after event `N` (0 when absent), with their outcomes.
+    DispatcherHistory {
+        /// The seq of the last event the client has seen.
+        since: u64,
+    },
+    /// `rpc/capabilities`: the server, its backend, what it supports, its limits.
+    Capabilities,
 }
 
 impl std::fmt::Debug for RpcRequest {
@@ -68,12 +76,17 @@ impl std::fmt::Debug for RpcRequest {
             RpcRequest::Identify => f.write_str("Identify"),
             RpcRequest::Query => f.write_str("Query"),
             RpcRequest::DispatcherList => f.write_str("DispatcherList"),
+            RpcRequest::Capabilities => f.write_str("Capabilities"),
+            RpcRequest::DispatcherHistory { since } => f
+                .debug_struct("DispatcherHistory")
+                .field("since", since)
+                .finish(),
         }
     }
 }
 
 /// The `rpc` request names sysadmd answers.
-pub const RPC_NAMES: [&str; 8] = [
+pub const RPC_NAMES: [&str; 9] = [
     "auth",
     "auth_token",
     "auth_key",
@@ -82,6 +95,7 @@ pub const RPC_NAMES: [&str; 8] = [
     "query",
     "dispatcher",
     "keys",
+    "capabilities",
 ];
 
 impl RpcRequest {
@@ -109,14 +123,33 @@ impl RpcRequest {
             "auth_clear" => Ok(RpcRequest::AuthClear),
             "identify" => Ok(RpcRequest::Identify),
             "query" => Ok(RpcRequest::Query),
+            "capabilities" => Ok(RpcRequest::Capabilities),
             "dispatcher" => Args::new("dispatcher", args).and_then(|args| {
                 match args.required_str("action")? {
                     "list" => Ok(RpcRequest::DispatcherList),
+                    "history" => Ok(RpcRequest::DispatcherHistory {
+                        since: match args.get("since") {
+                            None | Some(Value::Null) => 0,
+                            Some(Value::Number(number)) if number.as_u64().is_some() => {
+                                number.as_u64().unwrap_or_default()
+                            }
+                            Some(other) => {
+                                return Err(ArgsError::WrongType {
+                                    action: "dispatcher",
+                                    argument: "since",
+                                    expected: "the seq of an event (an integer, 0 or more)",
+                                    found: crate::envelope::json_type(other),
+                                });
+                            }
+                        },
+                    }),
                     other => Err(ArgsError::InvalidValue {
                         action: "dispatcher",
                         argument: "action",
                         value: other.to_owned(),
-                        accepted: "the only dispatcher action is 'list'".to_owned(),
+                        accepted: "the dispatcher actions are 'list' (jobs running) and \
+                                   'history' (jobs finished, with \"since\": N)"
+                            .to_owned(),
                     }),
                 }
             }),
@@ -134,7 +167,8 @@ impl RpcRequest {
             RpcRequest::AuthClear => "auth_clear",
             RpcRequest::Identify => "identify",
             RpcRequest::Query => "query",
-            RpcRequest::DispatcherList => "dispatcher",
+            RpcRequest::DispatcherList | RpcRequest::DispatcherHistory { .. } => "dispatcher",
+            RpcRequest::Capabilities => "capabilities",
         }
     }
 
@@ -148,9 +182,13 @@ impl RpcRequest {
             RpcRequest::AuthKey { key } => serde_json::json!({"key": key}),
             RpcRequest::Keys(request) => request.to_args(),
             RpcRequest::DispatcherList => serde_json::json!({"action": "list"}),
-            RpcRequest::AuthClear | RpcRequest::Identify | RpcRequest::Query => {
-                Value::Object(serde_json::Map::new())
+            RpcRequest::DispatcherHistory { since } => {
+                serde_json::json!({"action": "history", "since": since})
             }
+            RpcRequest::AuthClear
+            | RpcRequest::Identify
+            | RpcRequest::Query
+            | RpcRequest::Capabilities => Value::Object(serde_json::Map::new()),
         }
     }
 
