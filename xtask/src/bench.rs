@@ -143,6 +143,7 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
     }
 
     rows.extend(attack_rows(&tool, sysadmd)?);
+    rows.extend(event_rows(&tool)?);
     let host_rows = real_host_rows(&tool, sysadmd, fake)?;
 
     let host_table = table(&host_rows);
@@ -381,6 +382,34 @@ fn real_host_rows(tool: &Path, sysadmd: &str, fake: &str) -> Result<Vec<Row>> {
             ratio,
             target,
             met: Some(met),
+        });
+    }
+    Ok(rows)
+}
+
+/// Issue 20: the cost of numbering and keeping events, on a burst of 1,000
+/// changes, against the hub that keeps them in memory only.
+fn event_rows(tool: &Path) -> Result<Vec<Row>> {
+    let lines = bench_lines(tool, &["events"])?;
+    let memory = lines
+        .iter()
+        .find(|line| line["mode"] == "memory")
+        .context("no in-memory events line")?;
+    let base = number(memory, "events_per_sec")?;
+    let mut rows = Vec::new();
+    for line in &lines {
+        let ours = number(line, "events_per_sec")?;
+        let mode = line["mode"].as_str().unwrap_or("?");
+        rows.push(Row {
+            what: format!(
+                "events with seq, burst of {} changes ({} events), kept: {mode}",
+                line["changes"], line["events"]
+            ),
+            ours: format!("{ours:.0} events/s"),
+            baseline: format!("{base:.0} events/s, kept in memory only"),
+            ratio: ours / base,
+            target: "- (cost of persistence)".into(),
+            met: None,
         });
     }
     Ok(rows)

@@ -22,7 +22,7 @@ tasks:
   fixtures   regenerate fixtures/api/ from the API documents in ../shared/spec
   bench      benchmarks against baselines in the same run; writes BENCHMARKS.md
   fuzz       [--seconds N] [TARGET...] the cargo-fuzz targets of fuzz/, N seconds each
-  man        regenerate packaging/man/sysadmd.8 from the command-line definition
+  man        regenerate packaging/man/sysadmd.8 and sysadmctl.1 from the command-line definitions
   port       regenerate the FreeBSD port's CARGO_CRATES (packaging/freebsd/port/Makefile.crates)
 ";
 
@@ -50,14 +50,16 @@ fn task() -> Result<()> {
         }
         Some("man") => {
             let root = workspace_root();
-            let status = Command::new("cargo")
-                .args(["test", "-p", "sysadmd", "--test", "man"])
-                .env("SYSADMD_UPDATE_MAN", "1")
-                .current_dir(&root)
-                .status()
-                .context("could not start cargo")?;
-            if !status.success() {
-                bail!("regenerating the manual pages failed: {status}");
+            for package in ["sysadmd", "sysadmctl"] {
+                let status = Command::new("cargo")
+                    .args(["test", "-p", package, "--test", "man"])
+                    .env("SYSADMD_UPDATE_MAN", "1")
+                    .current_dir(&root)
+                    .status()
+                    .context("could not start cargo")?;
+                if !status.success() {
+                    bail!("regenerating the manual pages of {package} failed: {status}");
+                }
             }
             Ok(())
         }

@@ -148,13 +148,17 @@ source = "registry+https://github.com/rust-lang/crates.io-index"
         assert!(makefile.lines().any(|line| line == "USE_RC_SUBR=\tsysadmd"));
         assert!(port.join("files/sysadmd.in").is_file());
         // `cargo install` of CARGO_INSTALL_PATH puts the binaries in bin/; sysadmd moves to sbin/.
-        assert!(makefile.contains("CARGO_INSTALL_PATH=\tcrates/sysadmd crates/iocage-cli"));
+        assert!(
+            makefile
+                .contains("CARGO_INSTALL_PATH=\tcrates/sysadmd crates/iocage-cli crates/sysadmctl")
+        );
         for (binary, source) in [
             ("sbin/sysadmd", "crates/sysadmd/src/main.rs"),
             (
                 "bin/iocage-json",
                 "crates/iocage-cli/src/bin/iocage-json.rs",
             ),
+            ("bin/sysadmctl", "crates/sysadmctl/src/main.rs"),
         ] {
             assert!(root().join(source).is_file(), "{source}");
             installed.push(binary.to_owned());

@@ -141,6 +141,32 @@ impl Clean {
     }
 }
 
+/// What Python iocage lacks: `cap` (the [`ErrorKind::NotSupported`] text).
+pub const NO_CAP: &str = "`iocage cap` (Python iocage applies resource limits when a jail starts)";
+/// What Python iocage lacks: `deactivate`.
+pub const NO_DEACTIVATE: &str =
+    "`iocage deactivate` (Python iocage keeps one active pool: activate another pool instead)";
+/// What legacy iocage lacks: a plugin index.
+pub const NO_PLUGIN_INDEX: &str =
+    "plugin index (legacy iocage fetches plugins by git and cannot list them)";
+/// What legacy iocage 1.7.x lacks: `clean -t`.
+pub const NO_CLEAN_TEMPLATES: &str =
+    "`iocage clean -t` (legacy iocage 1.7.x cleans only all, jails or releases)";
+
+/// A command the installed iocage lacks, known before any run: its method
+/// answers [`ErrorKind::NotSupported`] without running iocage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// [`Iocage::cap`].
+    Cap,
+    /// [`Iocage::deactivate`].
+    Deactivate,
+    /// [`Iocage::plugins`].
+    PluginIndex,
+    /// [`Iocage::clean`] of templates.
+    CleanTemplates,
+}
+
 /// Which command line a version has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Line {
@@ -260,6 +286,19 @@ impl Iocage {
     /// The version, when it was asked.
     pub fn version(&self) -> Option<&IocageVersion> {
         self.version.as_ref()
+    }
+
+    /// What this version lacks, each with the text of the
+    /// [`ErrorKind::NotSupported`] error its method answers.
+    pub fn missing(&self) -> Vec<(Missing, &'static str)> {
+        match self.line {
+            Line::Python => vec![(Missing::Cap, NO_CAP), (Missing::Deactivate, NO_DEACTIVATE)],
+            Line::Develop => vec![(Missing::PluginIndex, NO_PLUGIN_INDEX)],
+            Line::Release17 => vec![
+                (Missing::PluginIndex, NO_PLUGIN_INDEX),
+                (Missing::CleanTemplates, NO_CLEAN_TEMPLATES),
+            ],
+        }
     }
 
     /// The flavour of command line and output.
@@ -528,7 +567,7 @@ impl Iocage {
     pub async fn cap(&self, jail: &str) -> Result<()> {
         if self.line == Line::Python {
             return Err(Error::not_supported(
-                "`iocage cap` (Python iocage applies resource limits when a jail starts)",
+                NO_CAP,
             ));
         }
         let out = self.checked(&["cap", jail]).await?;
@@ -845,7 +884,7 @@ impl Iocage {
     async fn clean_17(&self, target: Clean) -> Result<()> {
         if target == Clean::Templates {
             return Err(Error::not_supported(
-                "`iocage clean -t` (legacy iocage 1.7.x cleans only all, jails or releases)",
+                NO_CLEAN_TEMPLATES,
             ));
         }
         let args = ["clean".to_owned(), format!("-{}", target.letter())];
@@ -932,8 +971,7 @@ impl Iocage {
     pub async fn deactivate(&self, pool: &str) -> Result<()> {
         if self.line == Line::Python {
             return Err(Error::not_supported(
-                "`iocage deactivate` (Python iocage keeps one active pool: \
-                 activate another pool instead)",
+                NO_DEACTIVATE,
             ));
         }
         let out = self.checked(&["deactivate", pool]).await?;
@@ -985,7 +1023,7 @@ impl Iocage {
     pub async fn plugins(&self) -> Result<Vec<Plugin>> {
         if self.line != Line::Python {
             return Err(Error::not_supported(
-                "plugin index (legacy iocage fetches plugins by git and cannot list them)",
+                NO_PLUGIN_INDEX,
             ));
         }
         let out = self.checked(&["list", "-P", "-R"]).await?;

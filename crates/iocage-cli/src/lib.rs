@@ -46,7 +46,8 @@ pub use detect::detect_flavour;
 pub use df::parse_df;
 pub use driver::{
     Clean, Created, DEFAULT_REMOTE_TIMEOUT, Error as DriverError, ErrorKind, Executed, Iocage,
-    Result as DriverResult, Transition,
+    Missing, NO_CAP, NO_CLEAN_TEMPLATES, NO_DEACTIVATE, NO_PLUGIN_INDEX, Result as DriverResult,
+    Transition,
 };
 pub use error::{ParseError, ParseErrorKind};
 pub use get::{parse_defaults, parse_get_all, parse_get_recursive, parse_get_value, parse_pool};
@@ -59,7 +60,8 @@ pub use model::{
     StepStatus,
 };
 pub use runner::{
-    DEFAULT_GRACE, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, ExitKind, Output, RunError, Runner,
+    DEFAULT_GRACE, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, ExitKind, Output, RunError, RunObserver,
+    Runner,
 };
 pub use status::parse_start_stop;
 pub use version::{IocageVersion, SUPPORTED_VERSIONS, Unsupported, parse_version};

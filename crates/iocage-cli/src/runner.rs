@@ -34,6 +34,19 @@ pub struct Runner {
     grace: Duration,
     max_output: usize,
     env: Vec<(OsString, OsString)>,
+    observer: Option<RunObserver>,
+}
+
+/// Told of every run (for metrics): its first argument (the command), how
+/// long it took, and how it ended: `ok`, `error` (a non-zero exit),
+/// `signal`, `truncated`, `timeout`, `not_found` or `spawn_failed`.
+#[derive(Clone)]
+pub struct RunObserver(std::sync::Arc<dyn Fn(&str, Duration, &str) + Send + Sync>);
+
+impl std::fmt::Debug for RunObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RunObserver")
+    }
 }
 
 /// How a finished child ended.
@@ -125,7 +138,18 @@ impl Runner {
             grace: DEFAULT_GRACE,
             max_output: DEFAULT_MAX_OUTPUT,
             env: Vec::new(),
+            observer: None,
         }
+    }
+
+    /// Tells `observer` of every run: its command word, duration and how it
+    /// ended (see [`RunObserver`]).
+    pub fn observe(
+        mut self,
+        observer: impl Fn(&str, Duration, &str) + Send + Sync + 'static,
+    ) -> Runner {
+        self.observer = Some(RunObserver(std::sync::Arc::new(observer)));
+        self
     }
 
     /// Sets the time limit of each run.
@@ -188,9 +212,34 @@ impl Runner {
             .into_iter()
             .map(|arg| arg.as_ref().to_owned())
             .collect();
-        let command = self.display(&args);
+        let started = std::time::Instant::now();
+        let out = self.run_args(&args, input).await;
+        if let Some(RunObserver(observer)) = &self.observer {
+            let class = match &out {
+                Ok(out) if out.truncated => "truncated",
+                Ok(out) => match out.exit {
+                    ExitKind::Code(0) => "ok",
+                    ExitKind::Code(_) => "error",
+                    ExitKind::Signal(_) => "signal",
+                },
+                Err(RunError::TimedOut { .. }) => "timeout",
+                Err(RunError::NotFound { .. }) => "not_found",
+                Err(_) => "spawn_failed",
+            };
+            let command = args.first().map(|arg| arg.to_string_lossy());
+            observer(command.as_deref().unwrap_or(""), started.elapsed(), class);
+        }
+        out
+    }
+
+    async fn run_args(
+        &self,
+        args: &[OsString],
+        input: Option<&'static [u8]>,
+    ) -> Result<Output, RunError> {
+        let command = self.display(args);
         let mut child = Command::new(&self.program)
-            .args(&args)
+            .args(args)
             .env("LC_ALL", "C")
             .env("IOCAGE_COLOR", "FALSE")
             .envs(self.env.iter().map(|(key, value)| (key, value)))

@@ -8,6 +8,8 @@ use crate::model::{
     CleanTarget, DfEntry, ExecOutput, JailInfo, NewJail, PluginInfo, PropertyRow, Releases,
     StateChange,
 };
+use crate::preview::{BackendDescription, Doomed};
+use sysadm_proto::WouldDestroy;
 
 /// How a backend operation failed. The text is iocage's (or the
 /// simulation's) explanation and is safe to show to clients.
@@ -125,6 +127,24 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// either all of a change or none of it.
     fn generation(&self) -> Option<u64> {
         None
+    }
+
+    /// What `doomed` would destroy, changing nothing; the errors the change
+    /// itself would end in (a running jail is a 409). By default computed
+    /// from the listings ([`Backend::list_jails`], [`Backend::releases`],
+    /// [`Backend::active_pool`]).
+    async fn preview(&self, doomed: &Doomed) -> BackendResult<WouldDestroy> {
+        crate::preview::from_listings(self, doomed).await
+    }
+
+    /// What this backend is, for `rpc/capabilities`.
+    async fn describe(&self) -> BackendDescription {
+        BackendDescription::default()
+    }
+
+    /// `Ok` when the backend can serve, else why not (for `GET /healthz`).
+    async fn health(&self) -> Result<(), String> {
+        Ok(())
     }
 }
 

@@ -25,7 +25,9 @@ use crate::model::{
     CleanTarget, DfEntry, ExecOutput, JailInfo, JailState, NewJail, PluginInfo, PropertyRow,
     Releases, StateChange,
 };
+use crate::preview::{BackendDescription, BackendKind};
 use crate::properties;
+use sysadm_proto::Action;
 
 /// Runs iocage for every backend operation.
 #[derive(Debug)]
@@ -51,6 +53,17 @@ impl CliBackend {
             remote_timeout: iocage_cli::DEFAULT_REMOTE_TIMEOUT,
             driver: OnceCell::new(),
         }
+    }
+
+    /// Tells `observer` of every iocage run (for metrics): the command word,
+    /// how long it took and how it ended (see [`iocage_cli::RunObserver`]).
+    /// Call before the first use.
+    pub fn observe(
+        mut self,
+        observer: impl Fn(&str, Duration, &str) + Send + Sync + 'static,
+    ) -> CliBackend {
+        self.runner = self.runner.observe(observer);
+        self
     }
 
     /// Sets the time limit of the remote part of `listreleases` (Python
@@ -131,6 +144,44 @@ fn backend_error(runner: &Runner, error: DriverError) -> BackendError {
 
 #[async_trait]
 impl Backend for CliBackend {
+    async fn describe(&self) -> BackendDescription {
+        let driver = self.driver().await.ok();
+        BackendDescription {
+            kind: BackendKind::Iocage,
+            flavour: driver.map(|driver| driver.flavour().to_string()),
+            version: driver.and_then(|driver| driver.version().map(ToString::to_string)),
+            not_supported: driver.map_or_else(Vec::new, |driver| {
+                driver
+                    .missing()
+                    .into_iter()
+                    .map(|(missing, what)| {
+                        let action = match missing {
+                            Missing::Cap => Action::CapJail,
+                            Missing::Deactivate => Action::DeactivatePool,
+                            Missing::PluginIndex => Action::ListPlugins,
+                            Missing::CleanTemplates => Action::CleanTemplates,
+                        };
+                        (action, format!("the installed iocage has no {what}"))
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    async fn health(&self) -> Result<(), String> {
+        let program = self.runner.program();
+        if !program.is_file() {
+            return Err(format!(
+                "iocage is unavailable: {} is not a file",
+                program.display()
+            ));
+        }
+        self.driver()
+            .await
+            .map(drop)
+            .map_err(|error| format!("iocage is unavailable: {error}"))
+    }
+
     async fn list_jails(&self) -> BackendResult<Vec<JailInfo>> {
         let (jails, templates) = tokio::join!(self.list(false), self.list(true));
         let mut jails = jails?;

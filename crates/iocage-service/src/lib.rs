@@ -16,6 +16,7 @@ mod cache;
 mod cli;
 mod inventory;
 mod model;
+mod preview;
 pub mod properties;
 mod service;
 mod sim;
@@ -28,6 +29,7 @@ pub use model::{
     CleanTarget, DfEntry, ExecOutput, JailInfo, JailState, NewJail, PluginInfo, PropertyRow,
     Releases, StateChange,
 };
+pub use preview::{BackendDescription, BackendKind, Doomed};
 pub use service::{Caller, IocageService, ServiceError, ServiceOptions};
 pub use sim::{FORMAT_VERSION, SimBackend, SimError};
 pub use validate::{MAX_COMMAND, MAX_NAME, MAX_VALUE};

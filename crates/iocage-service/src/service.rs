@@ -29,6 +29,7 @@ use sysadm_proto::{
     DefaultSettings, DestroyJailResult, DfRow, DfTable, ErrorArgs, ErrorCode, ExecJailResult,
     IocageRequest, IocageResponse, JailList, JailSettings, JailSettingsQuery, JailStatus,
     JailSummary, Plugin, PluginList, RecursiveRow, ReleaseList, StatusOutcome, Success,
+    WouldDestroy,
 };
 use tokio::sync::{RwLock, RwLockWriteGuard};
 
@@ -36,6 +37,7 @@ use crate::backend::{Backend, BackendError, BackendResult};
 use crate::cache::ReplyCache;
 use crate::inventory::{Freshness, Inventory};
 use crate::model::{CleanTarget, JailInfo, StateChange};
+use crate::preview::{BackendDescription, Doomed};
 use crate::validate::{self, PropUse};
 
 /// Who asked, for logs and audit.
@@ -163,6 +165,13 @@ impl IocageService {
         }
     }
 
+    /// The jail a name stands for (exact tag, exact UUID, or a unique UUID
+    /// prefix), as every request that names a jail resolves it: for callers
+    /// that must judge a jail before asking for work on it (API key scopes).
+    pub async fn resolve_jail(&self, name: &str) -> Result<JailInfo, ServiceError> {
+        self.inner.resolve(name).await
+    }
+
     /// Answers one request with its documented response.
     ///
     /// Errors: 400 for an invalid argument (before any backend call), and the
@@ -208,6 +217,45 @@ impl IocageService {
             self.inner.cache.put(read_in, key, reply.clone());
         }
         Ok(reply)
+    }
+
+    /// What a destructive request (`destroyjail`, the `clean` actions) would
+    /// destroy, changing nothing: the arguments are validated and the jail
+    /// resolved as for the change itself. Other requests are a 400.
+    pub async fn preview(
+        &self,
+        request: &IocageRequest,
+        caller: &Caller,
+    ) -> Result<WouldDestroy, ServiceError> {
+        validate_request(request)?;
+        let doomed = match request {
+            IocageRequest::DestroyJail { jail } => {
+                Doomed::Jail(self.inner.resolve(jail).await?.uuid)
+            }
+            IocageRequest::CleanAll => Doomed::Clean(CleanTarget::All),
+            IocageRequest::CleanJails => Doomed::Clean(CleanTarget::Jails),
+            IocageRequest::CleanReleases => Doomed::Clean(CleanTarget::Releases),
+            IocageRequest::CleanTemplates => Doomed::Clean(CleanTarget::Templates),
+            other => {
+                return Err(ServiceError::bad_request(format!(
+                    "{} destroys nothing, so it has no preview",
+                    other.action()
+                )));
+            }
+        };
+        tracing::debug!(user = %caller.user, action = %request.action(), "destruction preview");
+        let _reads = self.inner.reads.read().await;
+        Ok(self.inner.backend.preview(&doomed).await?)
+    }
+
+    /// What the backend is and which actions it cannot carry out.
+    pub async fn describe(&self) -> BackendDescription {
+        self.inner.backend.describe().await
+    }
+
+    /// `Ok`, or why the backend cannot serve now.
+    pub async fn health(&self) -> Result<(), String> {
+        self.inner.backend.health().await
     }
 
     /// Validates, logs and answers; for a read, also the backend generation

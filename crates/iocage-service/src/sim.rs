@@ -492,6 +492,30 @@ fn jail_info(uuid: &str, jail: &Jail) -> JailInfo {
 
 #[async_trait]
 impl Backend for SimBackend {
+    async fn describe(&self) -> crate::BackendDescription {
+        crate::BackendDescription {
+            kind: crate::BackendKind::Simulated,
+            ..crate::BackendDescription::default()
+        }
+    }
+
+    async fn health(&self) -> Result<(), String> {
+        let Some(dir) = self.file.as_deref().and_then(Path::parent) else {
+            return Ok(());
+        };
+        match fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() && !meta.permissions().readonly() => Ok(()),
+            Ok(_) => Err(format!(
+                "the simulated host cannot save its state: {} is not a writable directory",
+                dir.display()
+            )),
+            Err(error) => Err(format!(
+                "the simulated host cannot save its state in {}: {error}",
+                dir.display()
+            )),
+        }
+    }
+
     async fn list_jails(&self) -> BackendResult<Vec<JailInfo>> {
         self.pause().await;
         self.with(|host| {

@@ -5,7 +5,8 @@ use sysadm_proto::{
     ActivatePoolResult, CloneJailResult, CreateJailResult, DefaultSettings, DestroyJailResult,
     DfTable, DispatcherEvent, ExecJailResult, IOCAGE_NAME, IOCAGE_NAMESPACE, IdentifyReply,
     IocageRequest, IocageResponse, JailList, JailSettings, JailSettingsQuery, JailStatus,
-    PluginList, QueryReply, RPC_NAMESPACE, ReleaseList, RpcRequest, Success,
+    KeyCreated, KeyList, KeyRevoked, KeySpec, KeysRequest, PluginList, QueryReply, RPC_NAMESPACE,
+    ReleaseList, RpcRequest, Success,
 };
 
 use crate::client::Client;
@@ -129,6 +130,25 @@ impl Client {
     /// `rpc/dispatcher list`: the jobs running now.
     pub async fn running_jobs(&self) -> Result<Vec<DispatcherEvent>> {
         self.typed_rpc(&RpcRequest::DispatcherList).await
+    }
+
+    /// `rpc/keys create` (admins): a new API key; its secret is in the reply, once.
+    pub async fn create_key(&self, spec: KeySpec) -> Result<KeyCreated> {
+        self.typed_rpc(&RpcRequest::Keys(KeysRequest::Create(spec)))
+            .await
+    }
+
+    /// `rpc/keys list` (admins): every key, never the secrets.
+    pub async fn list_keys(&self) -> Result<KeyList> {
+        self.typed_rpc(&RpcRequest::Keys(KeysRequest::List)).await
+    }
+
+    /// `rpc/keys revoke` (admins): the key's sessions end at once.
+    pub async fn revoke_key(&self, name: &str) -> Result<KeyRevoked> {
+        self.typed_rpc(&RpcRequest::Keys(KeysRequest::Revoke {
+            name: name.to_owned(),
+        }))
+        .await
     }
 
     async fn typed_rpc<T: serde::de::DeserializeOwned>(&self, request: &RpcRequest) -> Result<T> {

@@ -11,7 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sysadm_proto::{
-    AuthReply, DispatcherEvent, EVENTS_NAMESPACE, ErrorArgs, EventKind, EventMessage,
+    AuthReply, DispatcherEvent, EVENTS_NAMESPACE, ErrorArgs, EventKind, EventMessage, KeyInfo,
     RPC_NAMESPACE, Request, RequestId, ServerMessage, SubscriptionReply,
 };
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
@@ -387,8 +387,12 @@ async fn open(shared: &Shared) -> Result<Socket> {
     )
     .await
     .map_err(|_| timeout())??;
-    let _: AuthReply = serde_json::from_value(reply)
-        .map_err(|error| Error::Decode(format!("login reply: {error}")))?;
+    // A password or token login answers with a token; a key login with the key.
+    let decoded = match shared.credentials {
+        Credentials::Key(_) => serde_json::from_value::<KeyInfo>(reply).map(drop),
+        _ => serde_json::from_value::<AuthReply>(reply).map(drop),
+    };
+    decoded.map_err(|error| Error::Decode(format!("login reply: {error}")))?;
     let kinds: Vec<&str> = lock(&shared.subscribed)
         .iter()
         .map(|kind| kind.as_str())

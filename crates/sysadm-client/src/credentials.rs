@@ -1,4 +1,4 @@
-//! How the client proves who it is: a password or a session token.
+//! How the client proves who it is: a password, a session token or an API key.
 
 use base64::Engine;
 use serde_json::Value;
@@ -17,6 +17,10 @@ pub enum Credentials {
     /// A token from an earlier password login (`rpc/auth_token`, REST Bearer).
     /// Tokens expire when unused and do not survive a server restart.
     Token(String),
+    /// An API key (`sysadmd key create`, `rpc/keys`): `rpc/auth_key` over
+    /// WebSocket, `Bearer` over REST. Keys survive restarts and do not expire
+    /// unless made to.
+    Key(String),
 }
 
 impl std::fmt::Debug for Credentials {
@@ -28,6 +32,7 @@ impl std::fmt::Debug for Credentials {
                 .field("password", &"<redacted>")
                 .finish(),
             Credentials::Token(_) => f.write_str("Token(<redacted>)"),
+            Credentials::Key(_) => f.write_str("Key(<redacted>)"),
         }
     }
 }
@@ -43,6 +48,7 @@ impl Credentials {
             Credentials::Token(token) => RpcRequest::AuthToken {
                 token: token.clone(),
             },
+            Credentials::Key(key) => RpcRequest::AuthKey { key: key.clone() },
         };
         (request.name(), request.to_args())
     }
@@ -54,7 +60,7 @@ impl Credentials {
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
             ),
-            Credentials::Token(secret) => format!("Bearer {secret}"),
+            Credentials::Token(secret) | Credentials::Key(secret) => format!("Bearer {secret}"),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! A client for sysadmd, built on `sysadm-proto`'s types.
 //!
 //! * [`Client`]: one WebSocket connection, logged in with [`Credentials`]
-//!   (a password or a token), many requests in flight, typed
+//!   (a password, a token or an API key), many requests in flight, typed
 //!   calls for every iocage action ([`Client::list_jails`], ...), raw calls
 //!   ([`Client::call`]), events ([`Client::events`]), and reconnection with a
 //!   fresh login when the connection is lost.

@@ -1,6 +1,7 @@
 //! The client crate against the real `sysadmd` binary: every iocage action
 //! through the typed calls, raw calls, many requests in flight, events,
-//! fingerprint pinning, REST one-shot calls and reconnection after a restart.
+//! fingerprint pinning, REST one-shot calls, reconnection after a restart,
+//! API keys (scopes, restarts, revokes) and fleets.
 
 mod support;
 
@@ -316,4 +317,107 @@ async fn refused_credentials_fail_the_connect_with_the_servers_details() {
             .unwrap()
             .contains("invalid user name or password")
     );
+}
+
+#[tokio::test]
+async fn a_minted_key_logs_in_survives_a_restart_and_a_revoke_ends_its_session() {
+    use sysadm_client::proto::{KeyRole, KeySpec};
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::plaintext(dir.path());
+    let admin = connect(&daemon).await;
+    let created = admin
+        .create_key(KeySpec {
+            name: "web-only".into(),
+            role: KeyRole::Admin,
+            jails: vec!["web*".into()],
+            actions: vec![],
+            expires_secs: None,
+        })
+        .await
+        .unwrap();
+    admin.create_jail("tag=web1", false).await.unwrap();
+    admin.create_jail("tag=db1", false).await.unwrap();
+
+    let keyed = Client::connect(
+        &daemon.url(),
+        Credentials::Key(created.key.clone()),
+        quick(),
+    )
+    .await
+    .unwrap();
+    keyed.start_jail("web1").await.unwrap();
+    let refused = keyed.start_jail("db1").await.unwrap_err();
+    assert_eq!(
+        refused.code().map(|code| code.code()),
+        Some(403),
+        "{refused}"
+    );
+    assert!(refused.details().unwrap().contains("web*"), "{refused}");
+    // REST with the same key, as Bearer.
+    let value = sysadm_client::rest::call(
+        &daemon.url(),
+        &Credentials::Key(created.key.clone()),
+        &quick(),
+        "sysadm",
+        "iocage",
+        serde_json::json!({"action": "listjails"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(value["listjails"].as_object().unwrap().len(), 2);
+
+    // Keys outlive the server's tokens: the client logs in again with it after a restart.
+    drop(admin);
+    daemon.restart();
+    let mut tries = 0;
+    let _stopped = loop {
+        tries += 1;
+        match keyed.stop_jail("web1").await {
+            Err(Error::Disconnected) if tries < 3 => continue,
+            other => break other.unwrap(),
+        }
+    };
+    assert_eq!(keyed.connections(), 2);
+
+    // Revoked: the live session ends (401 on its next request, within the reload interval).
+    let admin = connect(&daemon).await;
+    admin.revoke_key("web-only").await.unwrap();
+    let error = keyed.list_jails().await.unwrap_err();
+    assert_eq!(error.code().map(|code| code.code()), Some(401), "{error}");
+    assert!(admin.list_keys().await.unwrap().keys.is_empty());
+}
+
+#[tokio::test]
+async fn a_fleet_runs_one_call_on_every_server_and_reports_each_under_its_name() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let one = Daemon::plaintext(dirs[0].path());
+    let mut two = Daemon::plaintext(dirs[1].path());
+    let mut fleet = sysadm_client::Fleet::new();
+    fleet.add("one", connect(&one).await);
+    let second = Client::connect(
+        &two.url(),
+        admin(),
+        Options {
+            reconnect: false,
+            ..quick()
+        },
+    )
+    .await
+    .unwrap();
+    fleet.add("two", second.clone());
+    second.create_jail("tag=only-on-two", false).await.unwrap();
+    let results = fleet
+        .run(|client| async move { client.list_jails().await })
+        .await;
+    let names: Vec<&str> = results.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["one", "two"]);
+    assert!(results[0].1.as_ref().unwrap().jails.is_empty());
+    assert_eq!(results[1].1.as_ref().unwrap().jails.len(), 1);
+    // One server gone: its error, the other's result.
+    two.kill();
+    let results = fleet
+        .run(|client| async move { client.list_jails().await })
+        .await;
+    assert!(results[0].1.is_ok());
+    assert!(results[1].1.is_err(), "{:?}", results[1]);
 }

@@ -65,6 +65,11 @@ impl<'a> Args<'a> {
         Ok(Args { action, object })
     }
 
+    /// The argument's value, if present.
+    pub(crate) fn get(&self, argument: &str) -> Option<&'a Value> {
+        self.object.get(argument)
+    }
+
     /// A string argument that may be absent (or `null`, which old clients send).
     pub(crate) fn optional_str(
         &self,
@@ -80,6 +85,11 @@ impl<'a> Args<'a> {
                 found: json_type(other),
             }),
         }
+    }
+
+    /// An argument's raw value, if present.
+    pub(crate) fn value(&self, argument: &str) -> Option<&'a Value> {
+        self.object.get(argument)
     }
 
     /// A string argument that must be present.

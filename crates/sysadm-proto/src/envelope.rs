@@ -309,6 +309,10 @@ pub struct EventMessage<A = Value> {
     pub name: String,
     /// Always [`EVENTS_NAMESPACE`].
     pub namespace: String,
+    /// The event's number: per server, increasing, never reused (also across
+    /// restarts). `events/subscribe` with `since` resumes after one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
 }
 
 impl<A> EventMessage<A> {
@@ -319,6 +323,7 @@ impl<A> EventMessage<A> {
             id: RequestId::default(),
             name: name.into(),
             namespace: EVENTS_NAMESPACE.to_owned(),
+            seq: None,
         }
     }
 }

@@ -60,6 +60,9 @@ pub struct EventNames {
     /// The names that are no event type, as given; they are skipped, as the
     /// reference server skipped them.
     pub unknown: Vec<String>,
+    /// `events/subscribe {"types": [...], "since": N}`: first send every kept
+    /// event after `N`, then the live ones.
+    pub since: Option<u64>,
 }
 
 /// `events/subscribe` or `events/unsubscribe`.
@@ -100,6 +103,51 @@ impl EventsRequest {
 }
 
 fn names(action: &'static str, args: &Value) -> Result<EventNames, ArgsError> {
+    // The object form: {"types": [...], "since": N}.
+    if let Value::Object(object) = args {
+        if let Some(key) = object
+            .keys()
+            .find(|key| !["types", "since"].contains(&key.as_str()))
+        {
+            return Err(ArgsError::UnknownArgument {
+                action,
+                argument: key.clone(),
+                accepted: "types, since (or the plain list of event types)".to_owned(),
+            });
+        }
+        let types = object.get("types").ok_or(ArgsError::MissingArgument {
+            action,
+            argument: "types",
+        })?;
+        if matches!(types, Value::Object(_)) {
+            return Err(ArgsError::WrongType {
+                action,
+                argument: "types",
+                expected: "an event type or a non-empty array of them",
+                found: "an object",
+            });
+        }
+        let mut names = names(action, types)?;
+        names.since = match object.get("since") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(number)) if number.as_u64().is_some() => number.as_u64(),
+            Some(other) => {
+                return Err(ArgsError::WrongType {
+                    action,
+                    argument: "since",
+                    expected: "the seq of the last event received (an integer, 0 or more)",
+                    found: json_type(other),
+                });
+            }
+        };
+        if names.since.is_some() && action == "unsubscribe" {
+            return Err(ArgsError::Conflict {
+                action,
+                reason: "'since' resumes a subscription; unsubscribe takes only the types",
+            });
+        }
+        return Ok(names);
+    }
     let expected = "an event type or a non-empty array of them";
     let items: Vec<&Value> = match args {
         Value::Array(items) if !items.is_empty() => items.iter().collect(),
@@ -249,6 +297,7 @@ mod tests {
         let expected = EventNames {
             known: known.to_vec(),
             unknown: unknown.iter().map(|name| (*name).to_owned()).collect(),
+            since: None,
         };
         assert_eq!(decoded, Ok(EventsRequest::Subscribe(expected)), "{args}");
     }
@@ -268,7 +317,18 @@ mod tests {
 
     #[test]
     fn no_name_or_a_name_that_is_not_a_string_is_refused() {
-        for args in [json!([]), json!(null), json!({}), json!([1]), json!(3)] {
+        for args in [
+            json!([]),
+            json!(null),
+            json!({}),
+            json!([1]),
+            json!(3),
+            json!({"types": "dispatcher", "since": -1}),
+            json!({"types": "dispatcher", "since": "5"}),
+            json!({"types": {"types": "dispatcher"}}),
+            json!({"types": "dispatcher", "snce": 5}),
+            json!({"types": "dispatcher", "since": 5}),
+        ] {
             let decoded = EventsRequest::decode("unsubscribe", &args).expect("an events request");
             assert!(decoded.is_err(), "{args}: {decoded:?}");
         }
@@ -281,6 +341,34 @@ mod tests {
                 .contains("dispatcher, life-preserver, system-state"),
             "{empty}"
         );
+    }
+
+    #[test]
+    fn the_object_form_takes_types_and_since() {
+        let decoded = EventsRequest::decode(
+            "subscribe",
+            &json!({"types": ["dispatcher", "foo"], "since": 41}),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            decoded,
+            EventsRequest::Subscribe(EventNames {
+                known: vec![EventKind::Dispatcher],
+                unknown: vec!["foo".into()],
+                since: Some(41),
+            })
+        );
+        let plain = EventsRequest::decode("subscribe", &json!({"types": "dispatcher"}))
+            .unwrap()
+            .unwrap();
+        assert_eq!(plain.names().since, None);
+        let unknown =
+            EventsRequest::decode("subscribe", &json!({"types": "dispatcher", "snce": 5}))
+                .unwrap()
+                .unwrap_err()
+                .to_string();
+        assert!(unknown.contains("unknown argument 'snce'"), "{unknown}");
     }
 
     #[test]

@@ -31,6 +31,8 @@ mod args;
 mod envelope;
 mod error;
 mod events;
+mod keys;
+mod ops;
 mod request;
 mod response;
 mod rpc;
@@ -43,6 +45,13 @@ pub use envelope::{
 pub use error::{ArgsError, EnvelopeError, ErrorArgs, ErrorCode, shown};
 pub use events::{
     DispatcherEvent, EventKind, EventNames, EventsRequest, JobOutcome, JobState, SubscriptionReply,
+};
+pub use keys::{
+    KEYS_ACTIONS, KeyCreated, KeyInfo, KeyList, KeyRevoked, KeyRole, KeySpec, KeysRequest,
+};
+pub use ops::{
+    BackendInfo, CallOptions, CapabilitiesReply, DryRunReply, JailRef, MAX_IDEMPOTENCY_KEY,
+    OPTION_KEYS, ServerInfo, WouldDestroy, check_idempotency_key,
 };
 pub use request::{
     Action, DEFAULT_EXEC_USER, IOCAGE_NAME, IOCAGE_NAMESPACE, IocageRequest, JailSettingsQuery,

@@ -277,6 +277,15 @@ impl IocageRequest {
     /// destroy data ([`Action::destructive_arguments`]). A `switches` value
     /// an action does not document is refused.
     pub fn from_args(args: &Value) -> Result<IocageRequest, ArgsError> {
+        Self::from_args_accepting(args, &[])
+    }
+
+    /// [`IocageRequest::from_args`], with `extra` keys also accepted by the
+    /// actions that destroy data (the call options of `ops.rs`).
+    pub(crate) fn from_args_accepting(
+        args: &Value,
+        extra: &[&'static str],
+    ) -> Result<IocageRequest, ArgsError> {
         let object = match args {
             Value::Object(object) => object,
             other => {
@@ -311,12 +320,17 @@ impl IocageRequest {
             action: name.clone(),
             valid: Action::valid_names(),
         })?;
-        Self::decode(action, &Args::new(action.as_str(), args)?)
+        Self::decode(action, &Args::new(action.as_str(), args)?, extra)
     }
 
-    fn decode(action: Action, args: &Args<'_>) -> Result<IocageRequest, ArgsError> {
+    fn decode(
+        action: Action,
+        args: &Args<'_>,
+        extra: &[&'static str],
+    ) -> Result<IocageRequest, ArgsError> {
         if let Some(accepted) = action.destructive_arguments() {
-            args.refuse_unknown(accepted)?;
+            let accepted: Vec<&'static str> = accepted.iter().chain(extra).copied().collect();
+            args.refuse_unknown(&accepted)?;
         }
         if !matches!(action, Action::CreateJail | Action::GetJailSettings) {
             no_switches(action, args)?;

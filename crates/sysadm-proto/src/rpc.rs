@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::args::Args;
 use crate::error::ArgsError;
+use crate::keys::KeysRequest;
 
 /// The namespace of the `rpc` class.
 pub const RPC_NAMESPACE: &str = "rpc";
@@ -29,6 +30,13 @@ pub enum RpcRequest {
         /// A token from an earlier `auth`.
         token: String,
     },
+    /// `rpc/auth_key`: `{"key": "..."}`, an API key from `sysadmd key create` or `rpc/keys`.
+    AuthKey {
+        /// The key's secret.
+        key: String,
+    },
+    /// `rpc/keys`: create, list or revoke API keys (admins only).
+    Keys(KeysRequest),
     /// `rpc/auth_clear`: end the session.
     AuthClear,
     /// `rpc/identify`: works without authentication.
@@ -37,6 +45,14 @@ pub enum RpcRequest {
     Query,
     /// `rpc/dispatcher` with `{"action": "list"}`: jobs in progress.
     DispatcherList,
+    /// `rpc/dispatcher` with `{"action": "history", "since": N}`: the jobs
+    /// that finished after event `N` (0 when absent), with their outcomes.
+    DispatcherHistory {
+        /// The seq of the last event the client has seen.
+        since: u64,
+    },
+    /// `rpc/capabilities`: the server, its backend, what it supports, its limits.
+    Capabilities,
 }
 
 impl std::fmt::Debug for RpcRequest {
@@ -51,22 +67,35 @@ impl std::fmt::Debug for RpcRequest {
                 .debug_struct("AuthToken")
                 .field("token", &"<redacted>")
                 .finish(),
+            RpcRequest::AuthKey { .. } => f
+                .debug_struct("AuthKey")
+                .field("key", &"<redacted>")
+                .finish(),
+            RpcRequest::Keys(request) => f.debug_tuple("Keys").field(request).finish(),
             RpcRequest::AuthClear => f.write_str("AuthClear"),
             RpcRequest::Identify => f.write_str("Identify"),
             RpcRequest::Query => f.write_str("Query"),
             RpcRequest::DispatcherList => f.write_str("DispatcherList"),
+            RpcRequest::Capabilities => f.write_str("Capabilities"),
+            RpcRequest::DispatcherHistory { since } => f
+                .debug_struct("DispatcherHistory")
+                .field("since", since)
+                .finish(),
         }
     }
 }
 
 /// The `rpc` request names sysadmd answers.
-pub const RPC_NAMES: [&str; 6] = [
+pub const RPC_NAMES: [&str; 9] = [
     "auth",
     "auth_token",
+    "auth_key",
     "auth_clear",
     "identify",
     "query",
     "dispatcher",
+    "keys",
+    "capabilities",
 ];
 
 impl RpcRequest {
@@ -85,17 +114,42 @@ impl RpcRequest {
                     token: args.required_str("token")?.to_owned(),
                 })
             }),
+            "auth_key" => Args::new("auth_key", args).and_then(|args| {
+                Ok(RpcRequest::AuthKey {
+                    key: args.required_str("key")?.to_owned(),
+                })
+            }),
+            "keys" => KeysRequest::decode(args).map(RpcRequest::Keys),
             "auth_clear" => Ok(RpcRequest::AuthClear),
             "identify" => Ok(RpcRequest::Identify),
             "query" => Ok(RpcRequest::Query),
+            "capabilities" => Ok(RpcRequest::Capabilities),
             "dispatcher" => Args::new("dispatcher", args).and_then(|args| {
                 match args.required_str("action")? {
                     "list" => Ok(RpcRequest::DispatcherList),
+                    "history" => Ok(RpcRequest::DispatcherHistory {
+                        since: match args.get("since") {
+                            None | Some(Value::Null) => 0,
+                            Some(Value::Number(number)) if number.as_u64().is_some() => {
+                                number.as_u64().unwrap_or_default()
+                            }
+                            Some(other) => {
+                                return Err(ArgsError::WrongType {
+                                    action: "dispatcher",
+                                    argument: "since",
+                                    expected: "the seq of an event (an integer, 0 or more)",
+                                    found: crate::envelope::json_type(other),
+                                });
+                            }
+                        },
+                    }),
                     other => Err(ArgsError::InvalidValue {
                         action: "dispatcher",
                         argument: "action",
                         value: other.to_owned(),
-                        accepted: "the only dispatcher action is 'list'".to_owned(),
+                        accepted: "the dispatcher actions are 'list' (jobs running) and \
+                                   'history' (jobs finished, with \"since\": N)"
+                            .to_owned(),
                     }),
                 }
             }),
@@ -108,10 +162,13 @@ impl RpcRequest {
         match self {
             RpcRequest::Auth { .. } => "auth",
             RpcRequest::AuthToken { .. } => "auth_token",
+            RpcRequest::AuthKey { .. } => "auth_key",
+            RpcRequest::Keys(_) => "keys",
             RpcRequest::AuthClear => "auth_clear",
             RpcRequest::Identify => "identify",
             RpcRequest::Query => "query",
-            RpcRequest::DispatcherList => "dispatcher",
+            RpcRequest::DispatcherList | RpcRequest::DispatcherHistory { .. } => "dispatcher",
+            RpcRequest::Capabilities => "capabilities",
         }
     }
 
@@ -122,10 +179,16 @@ impl RpcRequest {
                 serde_json::json!({"username": username, "password": password})
             }
             RpcRequest::AuthToken { token } => serde_json::json!({"token": token}),
+            RpcRequest::AuthKey { key } => serde_json::json!({"key": key}),
+            RpcRequest::Keys(request) => request.to_args(),
             RpcRequest::DispatcherList => serde_json::json!({"action": "list"}),
-            RpcRequest::AuthClear | RpcRequest::Identify | RpcRequest::Query => {
-                Value::Object(serde_json::Map::new())
+            RpcRequest::DispatcherHistory { since } => {
+                serde_json::json!({"action": "history", "since": since})
             }
+            RpcRequest::AuthClear
+            | RpcRequest::Identify
+            | RpcRequest::Query
+            | RpcRequest::Capabilities => Value::Object(serde_json::Map::new()),
         }
     }
 
@@ -133,7 +196,10 @@ impl RpcRequest {
     pub fn is_public(&self) -> bool {
         matches!(
             self,
-            RpcRequest::Auth { .. } | RpcRequest::AuthToken { .. } | RpcRequest::Identify
+            RpcRequest::Auth { .. }
+                | RpcRequest::AuthToken { .. }
+                | RpcRequest::AuthKey { .. }
+                | RpcRequest::Identify
         )
     }
 }

@@ -77,8 +77,9 @@ async fn main() -> Result<()> {
         ["attacks", binary] => attacks(binary).await,
         ["attacker", name, addr, nice] => attacker(name, addr, nice).await,
         ["actions", binary, fake] => actions(binary, fake).await,
+        ["events"] => events(),
         _ => bail!(
-            "usage: sysadmd-bench rest SECONDS [uncached] | ws SECONDS [uncached] | memory SYSADMD_BINARY | layers | coalesce FAKE_IOCAGE | attacks SYSADMD_BINARY | attacker NAME ADDR NICE | actions SYSADMD_BINARY FAKE_IOCAGE"
+            "usage: sysadmd-bench rest SECONDS [uncached] | ws SECONDS [uncached] | memory SYSADMD_BINARY | layers | coalesce FAKE_IOCAGE | attacks SYSADMD_BINARY | attacker NAME ADDR NICE | actions SYSADMD_BINARY FAKE_IOCAGE | events"
         ),
     }
 }
@@ -564,6 +565,65 @@ async fn layers() -> Result<()> {
         std::hint::black_box(serde_json::to_vec(&reply)?);
     }
     time("direct_to_bytes", started);
+    Ok(())
+}
+
+/// The cost of `seq` and of keeping events on disk (issue 20): a burst of
+/// 1,000 changes (2,000 `dispatcher` events, as jobs publish them) through
+/// the event hub kept in memory only, on disk without fsync, and on disk
+/// with an fsync per event (the default). One line per mode.
+fn events() -> Result<()> {
+    use sysadm_proto::{DispatcherEvent, EventKind, EventMessage, JobState};
+    const CHANGES: u64 = 1000;
+    let dir = tempfile::tempdir()?;
+    let settings = |fsync| sysadmd::EventSettings {
+        fsync,
+        ..sysadmd::EventSettings::default()
+    };
+    let hubs = [
+        ("memory", sysadmd::EventHub::in_memory(settings(false))),
+        (
+            "disk",
+            sysadmd::EventHub::persistent(&dir.path().join("nosync.jsonl"), settings(false))?,
+        ),
+        (
+            "disk+fsync",
+            sysadmd::EventHub::persistent(&dir.path().join("fsync.jsonl"), settings(true))?,
+        ),
+    ];
+    for (mode, hub) in hubs {
+        let started = Instant::now();
+        for job in 0..CHANGES {
+            let mut event = DispatcherEvent {
+                process_id: format!("job-{job}"),
+                state: JobState::Running,
+                action: "createjail".into(),
+                target: Some(format!("tag=jail{job}")),
+                user: "admin".into(),
+                started: "2026-12-02T14:00:00.000Z".into(),
+                finished: None,
+                duration_ms: None,
+                outcome: None,
+            };
+            hub.publish(
+                EventKind::Dispatcher,
+                &EventMessage::new("dispatcher", &event),
+            );
+            event.state = JobState::Finished;
+            event.finished = Some("2026-12-02T14:00:00.001Z".into());
+            event.duration_ms = Some(1);
+            hub.publish(
+                EventKind::Dispatcher,
+                &EventMessage::new("dispatcher", &event),
+            );
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "{}",
+            json!({"bench": "events", "mode": mode, "changes": CHANGES, "events": 2 * CHANGES,
+                   "events_per_sec": (2 * CHANGES) as f64 / seconds})
+        );
+    }
     Ok(())
 }
 

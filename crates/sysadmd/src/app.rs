@@ -171,7 +171,7 @@ impl Peer {
         self.login.lock().expect("login lock").clone()
     }
 
-    fn set_login(&self, login: Option<Login>) {
+    pub(crate) fn set_login(&self, login: Option<Login>) {
         let mut current = self.login.lock().expect("login lock");
         if current.is_some() && login.is_none() {
             *self
@@ -208,6 +208,12 @@ pub struct App {
     pub(crate) hostname: String,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
+    /// Dry runs and their confirmations (`ops.rs`).
+    pub(crate) ops: crate::ops::Ops,
+    /// Idempotency keys and their results (`idempotency.rs`).
+    pub(crate) keys: crate::idempotency::Keys,
+    /// `GET /metrics` (`metrics.rs`).
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 impl App {
@@ -231,6 +237,9 @@ impl App {
             hostname: hostname(),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            ops: crate::ops::Ops::default(),
+            keys: crate::idempotency::Keys::default(),
+            metrics: crate::metrics::Metrics::default(),
         })
     }
 
@@ -239,6 +248,13 @@ impl App {
         let app = Arc::downgrade(self);
         self.auth.set_audit_hook(move |event| {
             let Some(app) = app.upgrade() else { return };
+            match &event {
+                crate::auth::AuthAudit::Failed { suppressed, .. } => {
+                    app.metrics.failed_logins(1 + suppressed);
+                }
+                crate::auth::AuthAudit::Blocked { .. } => app.metrics.blocked(),
+                _ => {}
+            }
             let time = crate::jobs::rfc3339(std::time::SystemTime::now());
             let record = match event {
                 crate::auth::AuthAudit::Failed {
@@ -291,6 +307,13 @@ impl App {
             Ok(_) => 200,
             Err(error) => error.code().code(),
         };
+        self.metrics.request(
+            &format!("{namespace}/{name}"),
+            &action,
+            peer.transport.as_str(),
+            status,
+            elapsed_ms / 1000.0,
+        );
         match &result {
             Err(error) if error.code() == ErrorCode::Internal => tracing::error!(
                 transport = peer.transport.as_str(), peer = %peer.addr, user,
@@ -321,6 +344,9 @@ impl App {
                 return self.public_rpc(peer, request).await;
             }
             let principal = self.authenticate(peer, authorization).await?;
+            if request == RpcRequest::Capabilities {
+                return Ok(self.capabilities().await);
+            }
             return self.rpc(peer, &principal, request);
         }
         if namespace == sysadm_proto::EVENTS_NAMESPACE {
@@ -338,8 +364,8 @@ impl App {
                      usually with PUT or POST, e.g. PUT /sysadm/iocage {\"action\": \"listjails\"}",
                 ));
             }
-            let request = IocageRequest::from_args(&args)?;
-            return self.iocage(peer, &principal, request).await;
+            let (request, options) = IocageRequest::from_args_with_options(&args)?;
+            return self.iocage(peer, &principal, request, options).await;
         }
         Err(ApiError::not_found(namespace, name))
     }
@@ -390,10 +416,17 @@ impl App {
                         Err(error.into())
                     }
                 },
+                // A key session: the key is checked again on every request, so a revoke ends it.
                 Some(Login {
                     principal,
                     token: None,
-                }) => Ok(principal),
+                }) => match &principal.key {
+                    None => Ok(principal),
+                    Some(scope) => self.auth.recheck_key(scope).map_err(|error| {
+                        peer.set_login(None);
+                        ApiError::from(error)
+                    }),
+                },
             },
         }
     }
@@ -408,7 +441,24 @@ impl App {
                 self.auth.login_offloaded(ip, username, password).await?
             }
             RpcRequest::AuthToken { token } => self.auth.resume(ip, &token)?,
-            _ => unreachable!("is_public covers only identify, auth and auth_token"),
+            RpcRequest::AuthKey { key } => {
+                let principal = self.auth.authorize_key(ip, &key)?;
+                let scope = principal.key.clone().expect("a key login has a key scope");
+                peer.authenticated();
+                let info = self
+                    .auth
+                    .list_keys()
+                    .into_iter()
+                    .find(|info| info.name == scope.name);
+                if peer.transport == Transport::WebSocket {
+                    peer.set_login(Some(Login {
+                        principal,
+                        token: None,
+                    }));
+                }
+                return Ok(to_value(&info));
+            }
+            _ => unreachable!("is_public covers only identify, auth, auth_token and auth_key"),
         };
         let reply = AuthReply(session.token.clone(), session.lifetime_secs);
         peer.authenticated();
@@ -454,7 +504,15 @@ impl App {
                 Ok(to_value(&reply))
             }
             RpcRequest::DispatcherList => Ok(to_value(&self.jobs.running())),
-            RpcRequest::Identify | RpcRequest::Auth { .. } | RpcRequest::AuthToken { .. } => {
+            RpcRequest::Keys(request) => crate::keys_api::answer(&self.auth, principal, request),
+            RpcRequest::Capabilities => unreachable!("answered in dispatch_inner"),
+            RpcRequest::DispatcherHistory { since } => {
+                Ok(to_value(&self.events.finished_jobs(since)))
+            }
+            RpcRequest::Identify
+            | RpcRequest::Auth { .. }
+            | RpcRequest::AuthToken { .. }
+            | RpcRequest::AuthKey { .. } => {
                 unreachable!("public requests are answered before authentication")
             }
         }
@@ -468,6 +526,18 @@ impl App {
             ));
         };
         let subscribed = match &request {
+            EventsRequest::Subscribe(names) if names.since.is_some() => {
+                let since = names.since.unwrap_or_default();
+                self.events
+                    .resume(subscriber, &names.known, since)
+                    .map_err(|_| {
+                        ApiError::new(
+                            ErrorCode::Conflict,
+                            "the replay of an earlier subscription with 'since' is still being \
+                             sent on this connection; read it, then subscribe again",
+                        )
+                    })?
+            }
             EventsRequest::Subscribe(names) => self.events.subscribe(subscriber, &names.known),
             EventsRequest::Unsubscribe(names) => self.events.unsubscribe(subscriber, &names.known),
         };
@@ -480,6 +550,7 @@ impl App {
         peer: &Peer,
         principal: &Principal,
         request: IocageRequest,
+        options: sysadm_proto::CallOptions,
     ) -> Result<Reply, ApiError> {
         // The one place roles are enforced.
         if request.changes_host() && principal.role != Role::Admin {
@@ -492,6 +563,12 @@ impl App {
                 ),
             ));
         }
+        if let Some(scope) = &principal.key {
+            crate::keys_api::check_scope(&self.service, scope, &request).await?;
+        }
+        if let Some(preview) = self.destruction_gate(principal, &request, &options).await? {
+            return Ok(preview);
+        }
         let caller = Caller {
             user: principal.user.clone(),
             peer: Some(peer.addr),
@@ -499,6 +576,11 @@ impl App {
         if !request.changes_host() {
             // Reads of an unchanged simulated host come back already serialized.
             return Ok(self.service.handle_json(request, &caller).await?);
+        }
+        if let Some(key) = &options.idempotency_key {
+            return self
+                .idempotent_change(principal, caller, request, key)
+                .await;
         }
         // A job runs in its own task: a client that goes away must not
         // abandon a change halfway.
@@ -521,7 +603,7 @@ impl App {
 /// reads for as long as the host does not change.
 pub(crate) type Reply = Arc<RawValue>;
 
-fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Reply {
+pub(crate) fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Reply {
     Arc::from(serde_json::value::to_raw_value(value).expect("wire types always serialize"))
 }
 

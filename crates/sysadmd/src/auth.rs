@@ -29,6 +29,7 @@
 mod cmd;
 mod grants;
 mod hash;
+mod keys;
 mod lockout;
 mod unblock;
 mod users;
@@ -46,6 +47,7 @@ use sysadm_proto::ErrorCode;
 
 pub use cmd::{MIN_PASSWORD_CHARS, UserCommand, run_user_command, run_user_command_with};
 pub use hash::HashParams;
+pub use keys::{KEY_PREFIX, KEYS_FILE, KeyCommand, KeyScope, run_key_command};
 pub use unblock::UNBLOCK_FILE;
 pub use users::USERS_FILE;
 
@@ -157,6 +159,8 @@ pub struct Principal {
     pub user: String,
     /// The user's role now.
     pub role: Role,
+    /// For an API key (`user` is then `key:NAME`): what the key is limited to.
+    pub key: Option<Arc<KeyScope>>,
 }
 
 /// A logged-in session. `Debug` never shows the token.
@@ -237,6 +241,9 @@ pub enum AuthError {
         "authentication required: send 'Authorization: Basic <base64 of user:password>' or 'Authorization: Bearer <token>'"
     )]
     MissingCredentials,
+    /// The API key is unknown, revoked or expired.
+    #[error("invalid, revoked or expired API key")]
+    BadKey,
     /// The credentials are not in a form sysadmd reads.
     #[error("{0}")]
     Malformed(String),
@@ -307,12 +314,25 @@ pub fn request_unblock(state_dir: &Path, addrs: &[IpAddr], all: bool) -> Result<
 
 type AuditHook = Arc<dyn Fn(AuthAudit) + Send + Sync>;
 
-/// The users as last read, and when the file was last looked at.
+/// A file as last read (the users, the keys), and when it was last looked at.
 #[derive(Debug)]
-struct Users {
-    entries: Arc<UserMap>,
+struct Loaded<T> {
+    entries: Arc<T>,
     stamp: Option<Stamp>,
     checked: Instant,
+}
+
+type Users = Loaded<UserMap>;
+
+impl<T> Loaded<T> {
+    /// Whether a look at the file is due, once per `interval`; marks it done.
+    fn take_due(&mut self, interval: Duration) -> bool {
+        let due = self.checked.elapsed() >= interval;
+        if due {
+            self.checked = Instant::now();
+        }
+        due
+    }
 }
 
 /// The authentication state of a running server. `Send + Sync`: share it in an `Arc`.
@@ -323,6 +343,8 @@ pub struct Auth {
     unblock_checked: Mutex<Instant>,
     config: AuthConfig,
     users: Mutex<Users>,
+    keys_path: PathBuf,
+    keys: Mutex<Loaded<keys::KeyMap>>,
     tokens: Grants,
     basic: Grants,
     lockout: Lockout,
@@ -431,7 +453,18 @@ impl Auth {
             .find_map(|entry| HashParams::of_hash(&entry.hash))
             .unwrap_or(config.hash_params);
         let dummy_hash = hash::hash_password(dummy_params, &hash::generate_password())?;
+        let keys_path = state_dir.join(KEYS_FILE);
+        if keys_path.exists() {
+            crate::modes::check_private(&keys_path, "keys file")?;
+        }
+        let key_entries = keys::read_keys(&keys_path)?;
         let auth = Auth {
+            keys: Mutex::new(Loaded {
+                stamp: users::stamp(&keys_path),
+                entries: Arc::new(key_entries),
+                checked: Instant::now(),
+            }),
+            keys_path,
             users: Mutex::new(Users {
                 entries: Arc::new(entries),
                 stamp,
@@ -675,6 +708,9 @@ impl Auth {
         let (scheme, credentials) = header
             .split_once(|c: char| c.is_ascii_whitespace())
             .map_or((header, ""), |(scheme, rest)| (scheme, rest.trim()));
+        if scheme.eq_ignore_ascii_case("bearer") && credentials.starts_with(KEY_PREFIX) {
+            return self.authorize_key(peer, credentials);
+        }
         if scheme.eq_ignore_ascii_case("bearer") {
             return self
                 .touch(credentials)
@@ -770,24 +806,128 @@ impl Auth {
 
     /// The current users, re-reading the file if it changed and a check is due.
     fn users(&self) -> Arc<UserMap> {
-        let due = {
-            let mut users = lock(&self.users);
-            let due = users.checked.elapsed() >= self.config.users_reload_interval;
-            if due {
-                users.checked = Instant::now();
-            }
-            due
-        };
+        let due = lock(&self.users).take_due(self.config.users_reload_interval);
         if due {
             self.reload_if_changed();
         }
         Arc::clone(&lock(&self.users).entries)
     }
 
-    /// Reads the users file now if it changed (SIGHUP), instead of within a second.
+    /// Reads the users and keys files now if they changed (SIGHUP, or a key
+    /// changed through the API), instead of within a second.
     pub fn reload_users(&self) {
         lock(&self.users).checked = Instant::now();
         self.reload_if_changed();
+        lock(&self.keys).checked = Instant::now();
+        self.reload_keys_if_changed();
+    }
+
+    /// The current keys, re-reading the file if it changed and a check is due.
+    fn keys(&self) -> Arc<keys::KeyMap> {
+        let due = lock(&self.keys).take_due(self.config.users_reload_interval);
+        if due {
+            self.reload_keys_if_changed();
+        }
+        Arc::clone(&lock(&self.keys).entries)
+    }
+
+    /// Reloads the keys file if its stamp changed. A file that is not
+    /// private, or does not parse, keeps the keys read before (logged once).
+    fn reload_keys_if_changed(&self) {
+        let stamp = users::stamp(&self.keys_path);
+        if stamp == lock(&self.keys).stamp {
+            return;
+        }
+        let read = if stamp.is_none() {
+            Ok(keys::KeyMap::new())
+        } else {
+            crate::modes::check_private(&self.keys_path, "keys file")
+                .and_then(|()| keys::read_keys(&self.keys_path))
+        };
+        let mut loaded = lock(&self.keys);
+        loaded.stamp = stamp;
+        match read {
+            Ok(entries) => {
+                tracing::info!(path = %self.keys_path.display(), keys = entries.len(), "keys file reloaded");
+                loaded.entries = Arc::new(entries);
+            }
+            Err(error) => tracing::error!(
+                error = format!("{error:#}"),
+                "the keys file changed but cannot be used; keeping the keys read before"
+            ),
+        }
+    }
+
+    /// An API key (`Authorization: Bearer sysadm_...`, `rpc/auth_key`): its
+    /// principal, `key:NAME` with the key's role and scope. A refused key
+    /// counts as a failed login.
+    pub fn authorize_key(&self, peer: IpAddr, secret: &str) -> Result<Principal, AuthError> {
+        let peer = canonical(peer);
+        self.refuse_if_blocked(peer)?;
+        let wanted = keys::secret_hash(secret.trim());
+        let now = keys::now_secs();
+        let find = |keys: &keys::KeyMap| {
+            keys.iter()
+                .find(|(_, entry)| entry.matches(&wanted))
+                .filter(|(_, entry)| !entry.expired(now))
+                .map(|(name, entry)| (name.clone(), entry.clone()))
+        };
+        // A key just made with `sysadmd key create` works at once: an unknown
+        // key costs one look at the file (a stat), and refused keys soon block.
+        let found = find(&self.keys()).or_else(|| {
+            self.reload_keys_if_changed();
+            find(&self.keys())
+        });
+        match found.as_ref().map(|(name, entry)| (name, entry)) {
+            Some((name, entry)) => Ok(Principal {
+                user: format!("key:{name}"),
+                role: entry.role,
+                key: Some(Arc::new(KeyScope::of(name, entry))),
+            }),
+            None => Err(self.fail(peer, None, AuthError::BadKey)),
+        }
+    }
+
+    /// A session logged in with a key, checked again on each request: the
+    /// key must still exist (the same key, not one made again under its
+    /// name) and not have expired. Not counted as a failure.
+    pub fn recheck_key(&self, scope: &KeyScope) -> Result<Principal, AuthError> {
+        let keys = self.keys();
+        let entry = keys
+            .get(&scope.name)
+            .filter(|entry| entry.matches(&scope.hash) && !entry.expired(keys::now_secs()))
+            .ok_or(AuthError::BadKey)?;
+        Ok(Principal {
+            user: format!("key:{}", scope.name),
+            role: entry.role,
+            key: Some(Arc::new(KeyScope::of(&scope.name, entry))),
+        })
+    }
+
+    /// `rpc/keys create`: makes a key in the keys file; its secret is in the reply, once.
+    pub fn create_key(
+        &self,
+        spec: &sysadm_proto::KeySpec,
+        created_by: &str,
+    ) -> Result<sysadm_proto::KeyCreated> {
+        let created = keys::create(&self.state_dir, spec, created_by)?;
+        self.reload_users();
+        Ok(created)
+    }
+
+    /// `rpc/keys revoke`: the key's sessions end at their next request.
+    pub fn revoke_key(&self, name: &str) -> Result<()> {
+        keys::revoke(&self.state_dir, name)?;
+        self.reload_users();
+        Ok(())
+    }
+
+    /// `rpc/keys list`: every key (never the secrets).
+    pub fn list_keys(&self) -> Vec<sysadm_proto::KeyInfo> {
+        self.keys()
+            .iter()
+            .map(|(name, entry)| entry.info(name))
+            .collect()
     }
 
     /// Reloads the users file if its stamp changed, and voids the grants of
@@ -849,6 +989,7 @@ impl Auth {
                     Principal {
                         user: user.to_owned(),
                         role: *role,
+                        key: None,
                     },
                     hash.clone(),
                 )
@@ -868,6 +1009,7 @@ impl Auth {
         bool::from(entry.hash.as_bytes().ct_eq(grant.password_hash.as_bytes())).then(|| Principal {
             user: grant.user.clone(),
             role: entry.role,
+            key: None,
         })
     }
 

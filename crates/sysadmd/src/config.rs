@@ -42,6 +42,12 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::auth::UserCommand,
     },
+    /// Manage API keys for scripts and CI (the server sees changes at once).
+    Key {
+        /// The key command.
+        #[command(subcommand)]
+        command: crate::auth::KeyCommand,
+    },
     /// Print where sysadmd keeps its files (for scripts: `sysadmd paths state-dir`).
     Paths {
         /// Print only this path.
@@ -121,6 +127,7 @@ impl Command {
         match self {
             Command::Serve => "serve",
             Command::User { .. } => "user",
+            Command::Key { .. } => "key",
             Command::Paths { .. } => "paths",
             Command::Unblock { .. } => "unblock",
         }
@@ -139,6 +146,8 @@ pub enum PathName {
     StateDir,
     /// The users file.
     Users,
+    /// The API keys file (hashes only).
+    Keys,
     /// The first admin password, while it has not been changed.
     AdminPassword,
     /// The TLS certificate.
@@ -472,6 +481,15 @@ pub struct SimSettings {
     pub latency_ms: u64,
 }
 
+/// The `[safety]` table of the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SafetySettings {
+    /// `destroyjail` and the `clean` actions need the `confirm` token of a
+    /// dry run of the same request, sent within 60 s (else 409).
+    pub confirm_destroy: bool,
+}
+
 /// The TOML file. Unknown keys are errors, so typos do not pass silently.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -494,6 +512,14 @@ struct FileConfig {
     sim: SimSettings,
     #[serde(default)]
     http: HttpSettings,
+    #[serde(default)]
+    safety: SafetySettings,
+    #[serde(default)]
+    events: crate::eventlog::EventSettings,
+    #[serde(default)]
+    idempotency: crate::idempotency::IdempotencySettings,
+    #[serde(default)]
+    metrics: crate::metrics::MetricsSettings,
 }
 
 /// TLS settings after resolution.
@@ -537,6 +563,14 @@ pub struct Config {
     pub sim: SimSettings,
     /// HTTP settings (CORS).
     pub http: HttpSettings,
+    /// Safety settings (confirmation of destruction).
+    pub safety: SafetySettings,
+    /// How many events are kept for resuming subscribers.
+    pub events: crate::eventlog::EventSettings,
+    /// How long idempotency keys are kept.
+    pub idempotency: crate::idempotency::IdempotencySettings,
+    /// Where metrics are served without authentication.
+    pub metrics: crate::metrics::MetricsSettings,
 }
 
 impl Config {
@@ -604,6 +638,12 @@ impl Config {
                 "limits.max_unauthenticated and limits.max_unauthenticated_per_address must be positive"
             );
         }
+        file.metrics.addresses()?;
+        if file.events.keep == 0 {
+            bail!(
+                "events.keep must be positive: the last event is always kept, so seq never repeats"
+            );
+        }
         if file.limits.max_in_flight_per_connection == 0 || file.limits.event_queue == 0 {
             bail!("limits.max_in_flight_per_connection and limits.event_queue must be positive");
         }
@@ -622,6 +662,10 @@ impl Config {
             auth: file.auth,
             sim: file.sim,
             http: file.http,
+            safety: file.safety,
+            events: file.events,
+            idempotency: file.idempotency,
+            metrics: file.metrics,
             state_dir,
         })
     }
@@ -635,6 +679,7 @@ impl Config {
         let mut paths = vec![
             (PathName::StateDir, dir.clone()),
             (PathName::Users, dir.join(crate::auth::USERS_FILE)),
+            (PathName::Keys, dir.join(crate::auth::KEYS_FILE)),
             (
                 PathName::AdminPassword,
                 dir.join(crate::auth::ADMIN_PASSWORD_FILE),
@@ -749,6 +794,10 @@ mod tests {
             auth: _,
             sim: _,
             http: _,
+            safety: _,
+            events: _,
+            idempotency: _,
+            metrics: _,
         } = parsed;
         let top: Vec<&str> = sample.keys().map(String::as_str).collect();
         let mut expected = vec![
@@ -766,6 +815,10 @@ mod tests {
             "auth",
             "sim",
             "http",
+            "safety",
+            "events",
+            "idempotency",
+            "metrics",
         ];
         let mut top_sorted = top.clone();
         top_sorted.sort_unstable();
@@ -779,7 +832,18 @@ mod tests {
                 .any(|line| line.starts_with(&format!("\\fB{key}\\fR = {default}")))
         };
         for key in &expected {
-            if !["limits", "auth", "sim", "http"].contains(key) {
+            if ![
+                "limits",
+                "auth",
+                "sim",
+                "http",
+                "safety",
+                "events",
+                "idempotency",
+                "metrics",
+            ]
+            .contains(key)
+            {
                 assert!(
                     described(key, ""),
                     "sysadmd.toml(5) does not describe '{key}'"
@@ -799,6 +863,22 @@ mod tests {
             (
                 "http",
                 toml::Value::try_from(HttpSettings::default()).unwrap(),
+            ),
+            (
+                "safety",
+                toml::Value::try_from(SafetySettings::default()).unwrap(),
+            ),
+            (
+                "events",
+                toml::Value::try_from(crate::eventlog::EventSettings::default()).unwrap(),
+            ),
+            (
+                "idempotency",
+                toml::Value::try_from(crate::idempotency::IdempotencySettings::default()).unwrap(),
+            ),
+            (
+                "metrics",
+                toml::Value::try_from(crate::metrics::MetricsSettings::default()).unwrap(),
             ),
         ] {
             for (key, value) in table(defaults.clone()) {

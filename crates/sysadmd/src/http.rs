@@ -33,6 +33,43 @@ pub(crate) async fn handle(
         return Ok(upgrade(app, addr, slot, request));
     }
     let origin = allowed_origin(&app, &request);
+    if request.uri().path() == "/healthz" && matches!(*request.method(), Method::GET | Method::HEAD)
+    {
+        // For load balancers and rc scripts: no login, plain text.
+        let (status, text) = crate::ops::healthz(&app).await;
+        let mut response = Response::new(Body::new(Bytes::from(text)));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        return Ok(response);
+    }
+    if request.uri().path() == "/metrics" && matches!(*request.method(), Method::GET | Method::HEAD)
+    {
+        let header = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let mut response = match crate::ops::metrics(&app, addr.ip(), header).await {
+            Ok(text) => {
+                let mut response = Response::new(Body::new(Bytes::from(text)));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                response
+            }
+            Err(error) => error_response(&error),
+        };
+        if let Some(origin) = origin {
+            add_cors_headers(&mut response, origin, false);
+        }
+        return Ok(response);
+    }
     if request.method() == Method::OPTIONS {
         let preflight = request
             .headers()
@@ -84,7 +121,7 @@ fn add_cors_headers(response: &mut Response<Body>, origin: HeaderValue, prefligh
         );
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("Authorization, Content-Type"),
+            HeaderValue::from_static("Authorization, Content-Type, Idempotency-Key"),
         );
         headers.insert(
             header::ACCESS_CONTROL_MAX_AGE,
@@ -142,6 +179,15 @@ async fn rest(
             ));
         }
     };
+    let idempotency_key = match request.headers().get("idempotency-key") {
+        None => None,
+        Some(value) => Some(value.to_str().map(str::to_owned).map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "the Idempotency-Key header is not valid text",
+            )
+        })?),
+    };
     let limit = app.limits.max_body_bytes;
     let too_large = || {
         ApiError::new(
@@ -171,7 +217,10 @@ async fn rest(
             ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {error}"))
         })?
     };
-    let args = envelope_args(&namespace, &name, body)?;
+    let mut args = envelope_args(&namespace, &name, body)?;
+    if let Some(key) = idempotency_key {
+        with_idempotency_key(&mut args, key)?;
+    }
     let peer = Peer::new(addr, Transport::Rest, None).with_slot(slot);
     app.dispatch(&peer, &namespace, &name, args, authorization.as_deref())
         .await
@@ -202,6 +251,28 @@ fn envelope_args(namespace: &str, name: &str, body: Value) -> Result<Value, ApiE
         return Err(mismatch("name", sent, name));
     }
     Ok(request.args)
+}
+
+/// Puts the `Idempotency-Key` header's key into `args`, where the request
+/// decoder checks it; a different key in the body too is a 400.
+fn with_idempotency_key(args: &mut Value, key: String) -> Result<(), ApiError> {
+    let Value::Object(object) = args else {
+        return Ok(()); // the decoder says what args must be
+    };
+    match object.get("idempotency_key") {
+        Some(Value::String(given)) if *given != key => Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "the Idempotency-Key header ({}) and the body's idempotency_key ({}) differ; send one",
+                sysadm_proto::shown(&key),
+                sysadm_proto::shown(given)
+            ),
+        )),
+        _ => {
+            object.insert("idempotency_key".into(), Value::String(key));
+            Ok(())
+        }
+    }
 }
 
 /// The most bytes of a refused (too large) body read and dropped.

@@ -133,6 +133,30 @@ impl Audit {
         Ok(())
     }
 
+    /// `Ok` when records can be written: the last write did not fail and
+    /// the file (or, when it was rotated away, its directory) is writable.
+    pub(crate) fn health(&self) -> Result<(), String> {
+        let unwritable = |why: String| {
+            Err(format!(
+                "audit log {} unwritable: {why}",
+                self.path.display()
+            ))
+        };
+        if self.failing.load(Ordering::SeqCst) {
+            return unwritable("the last write failed".into());
+        }
+        let probe = if self.path.exists() {
+            rustix::fs::access(&self.path, rustix::fs::Access::WRITE_OK)
+        } else {
+            let dir = self.path.parent().unwrap_or(Path::new("."));
+            rustix::fs::access(dir, rustix::fs::Access::WRITE_OK)
+        };
+        match probe {
+            Ok(()) => Ok(()),
+            Err(error) => unwritable(std::io::Error::from(error).to_string()),
+        }
+    }
+
     /// The log's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -151,8 +175,10 @@ pub struct Jobs {
 impl Jobs {
     /// Jobs that publish to `events` and record to `audit`.
     pub fn new(events: EventHub, audit: Audit) -> Jobs {
+        // Job ids continue after those of the kept events (a restart).
+        let first = events.highest_job() + 1;
         Jobs {
-            next_id: AtomicU64::new(1),
+            next_id: AtomicU64::new(first),
             running: Mutex::new(BTreeMap::new()),
             events,
             audit,

@@ -11,10 +11,15 @@ pub mod auth;
 
 mod app;
 mod config;
+mod eventlog;
 mod events;
 mod http;
+mod idempotency;
 mod jobs;
+mod keys_api;
+mod metrics;
 mod modes;
+mod ops;
 mod reload;
 mod server;
 mod slots;
@@ -24,7 +29,7 @@ mod ws;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use iocage_service::{
     Backend, BackendError, CliBackend, IocageService, Runner, ServiceOptions, SimBackend,
 };
@@ -32,11 +37,14 @@ use iocage_service::{
 pub use app::App;
 pub use config::{
     AuthSettings, BackendChoice, Cli, Command, Config, DEFAULT_LISTEN, FREEBSD_CONFIG,
-    HttpSettings, Limits, ListenAddr, ListenAddrError, LogTarget, PathName, ServeArgs, SimSettings,
-    TlsChoice, default_config_file, default_state_dir,
+    HttpSettings, Limits, ListenAddr, ListenAddrError, LogTarget, PathName, SafetySettings,
+    ServeArgs, SimSettings, TlsChoice, default_config_file, default_state_dir,
 };
+pub use eventlog::EventSettings;
 pub use events::EventHub;
+pub use idempotency::IdempotencySettings;
 pub use jobs::{Audit, Jobs};
+pub use metrics::MetricsSettings;
 pub use reload::{Reloaded, Reloader};
 pub use server::Server;
 pub use tls::{TlsInfo, fingerprint};
@@ -113,13 +121,21 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         }
     }
     let listeners = server::bind_listeners(&config.listen).await?;
+    let runs = metrics::IocageRuns::default();
+    let mut metrics_listeners = Vec::new();
+    for addr in config.metrics.addresses()? {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
+        metrics_listeners.push(listener);
+    }
     let (backend, backend_line, service_options) = match options.backend {
         Some(backend) => (
             backend,
             "serving a backend supplied by the caller".to_owned(),
             ServiceOptions::default(),
         ),
-        None => backend(config).await?,
+        None => backend(config, &runs).await?,
     };
     let service = IocageService::with_options(backend, service_options);
     let audit = Audit::open(&config.audit_log)?;
@@ -138,7 +154,11 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         auth_config,
         options.admin_password,
     )?;
-    let jobs = Jobs::new(EventHub::default(), audit);
+    let events = EventHub::persistent(
+        &config.state_dir.join(eventlog::EVENTS_FILE),
+        config.events.clone(),
+    )?;
+    let jobs = Jobs::new(events, audit);
     let auth = Arc::new(auth);
     let app = App::new(
         service,
@@ -148,6 +168,17 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
         config.http.clone(),
     );
     app.connect_audit();
+    app.metrics.add_iocage_runs(&runs);
+    let metrics_addrs: Vec<std::net::SocketAddr> = metrics_listeners
+        .iter()
+        .filter_map(|listener| listener.local_addr().ok())
+        .collect();
+    metrics::serve_unauthenticated(&app, metrics_listeners);
+    app.ops.set_confirm_destroy(config.safety.confirm_destroy);
+    app.keys.load(
+        &config.state_dir.join(idempotency::IDEMPOTENCY_FILE),
+        &config.idempotency,
+    )?;
     let server = Server::from_listeners(
         app,
         listeners,
@@ -222,6 +253,11 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
             users.display()
         )),
     }
+    for addr in metrics_addrs {
+        banner.push(format!(
+            "metrics without authentication on http://{addr}/metrics"
+        ));
+    }
     banner.push(format!("audit log: {}", config.audit_log.display()));
     Ok(Started {
         server,
@@ -236,7 +272,10 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<Started> {
 /// The backend the configuration asks for, the banner line that names it,
 /// and how the service should use it: a real iocage is costly to run, so
 /// jail names are resolved from the inventory within its freshness window.
-async fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String, ServiceOptions)> {
+async fn backend(
+    config: &Config,
+    runs: &metrics::IocageRuns,
+) -> Result<(Arc<dyn Backend>, String, ServiceOptions)> {
     let sim = |why: &str| -> Result<(Arc<dyn Backend>, String, ServiceOptions)> {
         let dir = config.state_dir.join("simhost");
         modes::create_private_dir(&dir)?;
@@ -256,9 +295,11 @@ async fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String, ServiceOp
         let runner = Runner::new(&program).timeout(std::time::Duration::from_secs(
             config.limits.iocage_timeout_secs,
         ));
-        let backend = CliBackend::new(runner, config.iocage_flavour).with_remote_timeout(
-            std::time::Duration::from_millis(config.limits.iocage_remote_timeout_ms),
-        );
+        let backend = CliBackend::new(runner, config.iocage_flavour)
+            .with_remote_timeout(std::time::Duration::from_millis(
+                config.limits.iocage_remote_timeout_ms,
+            ))
+            .observe(runs.observer());
         let version = backend.version().await.map_err(|error| match error {
             // A version that is not driven: one line naming it and the
             // supported ones.

@@ -60,6 +60,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::User { command }) => {
             return sysadmd::auth::run_user_command(&config.state_dir, command);
         }
+        Some(Command::Key { command }) => {
+            return sysadmd::auth::run_key_command(
+                &config.state_dir,
+                command,
+                &mut std::io::stdout().lock(),
+            );
+        }
         Some(Command::Paths { which }) => {
             print_paths(&config, which);
             return Ok(());

@@ -63,6 +63,7 @@ impl Reloader {
             tracing::info!(certificate = %info.cert_path.display(), fingerprint = %info.fingerprint, "TLS certificate reloaded");
         }
         self.app.auth.reload_users();
+        self.app.ops.set_confirm_destroy(new.safety.confirm_destroy);
         if let Err(error) = self.app.jobs.audit().reopen() {
             tracing::error!(
                 error = format!("{error:#}"),

@@ -130,14 +130,40 @@ pub(crate) async fn serve(
     let peer =
         Arc::new(Peer::new(addr, Transport::WebSocket, Some(subscriber)).with_slot(slot.clone()));
     let event_outbox = outbox.clone();
+    let (event_app, event_peer) = (app.clone(), peer.clone());
     let forwarder = tokio::spawn(async move {
-        while let Some(event) = inbox.events.recv().await {
-            if event_outbox
-                .send(Message::text(event.as_ref()))
-                .await
-                .is_err()
-            {
-                break;
+        // A replay goes before the live events queued meanwhile; an event
+        // whose seq was already sent (live before a resume) is not sent again.
+        let mut sent_up_to = 0u64;
+        // A session whose API key was revoked hears nothing more, not even
+        // the events already queued, until it logs in again.
+        let mut key_ended = false;
+        loop {
+            let batch = tokio::select! {
+                biased;
+                Some(replay) = inbox.replay.recv() => replay,
+                Some(event) = inbox.events.recv() => vec![event],
+                else => break,
+            };
+            key_ended = (key_ended && !event_peer.is_authenticated())
+                || !crate::keys_api::key_still_valid(&event_app, &event_peer);
+            if key_ended {
+                continue;
+            }
+            for (seq, text) in batch {
+                if let Some(seq) = seq {
+                    if seq <= sent_up_to {
+                        continue;
+                    }
+                    sent_up_to = seq;
+                }
+                if event_outbox
+                    .send(Message::text(text.as_ref()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
             }
         }
     });

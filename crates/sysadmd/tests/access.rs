@@ -4,12 +4,11 @@
 
 mod support;
 
-use std::io::Cursor;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{ADMIN_PASSWORD, TestServer, WsClient, basic, iocage, rest_call};
-use sysadmd::auth::{HashParams, Role, UserCommand, run_user_command_with};
+use sysadmd::auth::Role;
 
 const VIEWER_PASSWORD: &str = "viewer password";
 
@@ -21,32 +20,7 @@ fn rpc(name: &str, args: Value) -> Value {
 /// until the running server has read the users file again (the server must
 /// allow some failed logins meanwhile).
 async fn add_viewer(server: &TestServer) {
-    let add = UserCommand::Add {
-        name: "victor".to_owned(),
-        role: Role::Viewer,
-        password_stdin: true,
-        allow_weak: true,
-    };
-    let mut input = Cursor::new(format!("{VIEWER_PASSWORD}\n"));
-    run_user_command_with(
-        server.state.path(),
-        add,
-        &mut input,
-        &mut Vec::new(),
-        HashParams::default(),
-    )
-    .expect("user add");
-    let header = basic("victor", VIEWER_PASSWORD);
-    for _ in 0..50 {
-        let (status, reply) =
-            rest_call(server.addr, "PUT", "/rpc/query", "{}", Some(&header)).await;
-        if status == 200 {
-            return;
-        }
-        assert_eq!(status, 401, "{reply}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the server never saw the new user");
+    support::add_user(server, "victor", Role::Viewer, VIEWER_PASSWORD).await;
 }
 
 async fn listjails_rest(server: &TestServer, authorization: &str) -> (u16, Value) {

@@ -350,6 +350,7 @@ fn paths_prints_one_path_for_scripts_or_all_with_names() {
     for name in [
         "state-dir",
         "users",
+        "keys",
         "admin-password",
         "tls-cert",
         "audit-log",

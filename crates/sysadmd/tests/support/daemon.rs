@@ -85,3 +85,22 @@ pub fn spawn_daemon(args: &[&str], config_text: Option<&str>) -> Daemon {
         state,
     }
 }
+
+/// Starts the daemon with `args` on an existing state directory (to start
+/// it again after a kill); the child and its first address.
+pub fn spawn_on(state: &std::path::Path, args: &[&str]) -> (Child, SocketAddr) {
+    let mut child = sysadmd(args, state).spawn().expect("sysadmd runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addr = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("listening on http://") {
+            addr = Some(rest.split('/').next().unwrap().parse().unwrap());
+        }
+        if line.starts_with("audit log:") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr.expect("an address in the banner"))
+}

@@ -321,3 +321,36 @@ pub async fn next_event(client: &mut WsClient) -> Value {
         }
     }
 }
+
+/// Adds a user with `sysadmd user add` (the command's own code) and waits
+/// until the running server has read the users file again (the server must
+/// allow some failed logins meanwhile).
+pub async fn add_user(server: &TestServer, name: &str, role: sysadmd::auth::Role, password: &str) {
+    use sysadmd::auth::{HashParams, UserCommand, run_user_command_with};
+    let add = UserCommand::Add {
+        name: name.to_owned(),
+        role,
+        password_stdin: true,
+        allow_weak: true,
+    };
+    let mut input = std::io::Cursor::new(format!("{password}\n"));
+    run_user_command_with(
+        server.state.path(),
+        add,
+        &mut input,
+        &mut Vec::new(),
+        HashParams::default(),
+    )
+    .expect("user add");
+    let header = basic(name, password);
+    for _ in 0..50 {
+        let (status, reply) =
+            rest_call(server.addr, "PUT", "/rpc/query", "{}", Some(&header)).await;
+        if status == 200 {
+            return;
+        }
+        assert_eq!(status, 401, "{reply}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the server never saw user {name}");
+}
