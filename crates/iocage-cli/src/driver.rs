@@ -566,9 +566,7 @@ impl Iocage {
     /// Re-applies resource limits (legacy `cap JAIL`; Python has none).
     pub async fn cap(&self, jail: &str) -> Result<()> {
         if self.line == Line::Python {
-            return Err(Error::not_supported(
-                NO_CAP,
-            ));
+            return Err(Error::not_supported(NO_CAP));
         }
         let out = self.checked(&["cap", jail]).await?;
         // Silent on success, or `  + Applying resource limits OK`.
@@ -883,9 +881,7 @@ impl Iocage {
     /// not confirmed` and exit 1.
     async fn clean_17(&self, target: Clean) -> Result<()> {
         if target == Clean::Templates {
-            return Err(Error::not_supported(
-                NO_CLEAN_TEMPLATES,
-            ));
+            return Err(Error::not_supported(NO_CLEAN_TEMPLATES));
         }
         let args = ["clean".to_owned(), format!("-{}", target.letter())];
         let out = run(&self.runner, &args, Some(b"y\n")).await?;
@@ -970,9 +966,7 @@ impl Iocage {
     /// Deactivates a pool (legacy only: Python keeps one active pool).
     pub async fn deactivate(&self, pool: &str) -> Result<()> {
         if self.line == Line::Python {
-            return Err(Error::not_supported(
-                NO_DEACTIVATE,
-            ));
+            return Err(Error::not_supported(NO_DEACTIVATE));
         }
         let out = self.checked(&["deactivate", pool]).await?;
         // Silent on success; parse_activate accepts exactly that.
@@ -1022,9 +1016,7 @@ impl Iocage {
     /// The remote plugin index (Python `list -P -R`; legacy has none).
     pub async fn plugins(&self) -> Result<Vec<Plugin>> {
         if self.line != Line::Python {
-            return Err(Error::not_supported(
-                NO_PLUGIN_INDEX,
-            ));
+            return Err(Error::not_supported(NO_PLUGIN_INDEX));
         }
         let out = self.checked(&["list", "-P", "-R"]).await?;
         parsed(&out, crate::parse_plugins(&out.stdout))

@@ -41,7 +41,10 @@ pub struct Runner {
 /// long it took, and how it ended: `ok`, `error` (a non-zero exit),
 /// `signal`, `truncated`, `timeout`, `not_found` or `spawn_failed`.
 #[derive(Clone)]
-pub struct RunObserver(std::sync::Arc<dyn Fn(&str, Duration, &str) + Send + Sync>);
+pub struct RunObserver(std::sync::Arc<ObserverFn>);
+
+/// The function a [`RunObserver`] calls.
+type ObserverFn = dyn Fn(&str, Duration, &str) + Send + Sync;
 
 impl std::fmt::Debug for RunObserver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use iocage_cli::{
-    Clean, DriverError, ErrorKind, Flavour, Iocage, IocageVersion, Jail, Parsed, Runner, Transition,
+    Clean, DriverError, ErrorKind, Flavour, Iocage, IocageVersion, Jail, Missing, Parsed, Runner,
+    Transition,
 };
 use tokio::sync::OnceCell;
 
