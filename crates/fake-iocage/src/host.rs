@@ -20,6 +20,10 @@ pub(crate) struct Host {
     /// command's IOCCheck creates again (and says so).
     #[serde(default)]
     pub(crate) missing_datasets: Vec<String>,
+    /// Legacy (with `FAKE_IOCAGE_VERSION`): pools still marked
+    /// `comment=iocage` beside the active one, as `activate` leaves them.
+    #[serde(default)]
+    pub(crate) also_marked: Vec<String>,
 }
 
 /// One jail or template.
@@ -65,6 +69,7 @@ impl Host {
             jails: BTreeMap::new(),
             next_jid: 1,
             missing_datasets: Vec::new(),
+            also_marked: Vec::new(),
         }
     }
 

@@ -14,11 +14,51 @@ use iocage_cli::{
 use crate::Reply;
 use crate::host::{self, Host, Jail};
 use crate::legacy::bare_addresses;
+use crate::version::{self, Model};
 
 const PYTHON: Flavour = Flavour::Python;
 
+/// An EXCEPTION-level message: the text on stderr, exit 1. On 1.0 and 1.1
+/// `logit` raises it instead when stdout is not a terminal
+/// (iocage_lib/ioc_common.py@8fc88756:65-66, @3e0c61ad:69-70), so Python
+/// prints a traceback whose last line is `RuntimeError: <text>`.
 fn error(text: impl Into<String>) -> Reply {
+    if version::model() == Model::Python10 {
+        return traceback("RuntimeError", &text.into());
+    }
     Reply::error(text, PYTHON)
+}
+
+/// An uncaught Python exception: a traceback on stderr, exit 1. Only the
+/// entry point's frame is shown; the real one lists every frame down to
+/// the raise, and its last line is the same.
+fn traceback(class: &str, text: &str) -> Reply {
+    Reply::err(
+        format!(
+            "Traceback (most recent call last):\n  File \"/usr/local/bin/iocage\", line 10, in <module>\n    sys.exit(cli())\n{class}: {text}\n"
+        ),
+        1,
+    )
+}
+
+/// `FAKE_IOCAGE_NETWORK`: what a command that goes to the network meets.
+/// `list -R` scrapes www.freebsd.org with `requests.get` and no timeout
+/// (iocage_lib/ioc_fetch.py@c3198327:108-112, 395); `list -PR` pulls the
+/// plugin index with git first (iocage_lib/ioc_plugin.py@c3198327:860).
+fn network(url: &str) -> Option<Reply> {
+    match std::env::var("FAKE_IOCAGE_NETWORK").as_deref() {
+        Ok("offline") => Some(traceback(
+            "requests.exceptions.ConnectionError",
+            &format!(
+                "HTTPSConnectionPool(host='{url}', port=443): Max retries exceeded with url: / (Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object at 0x80a8c1f28>: Failed to establish a new connection: [Errno 8] hostname nor servname provided, or not known'))"
+            ),
+        )),
+        Ok("blackhole") => loop {
+            // A connect that is never answered: no timeout is set.
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        },
+        _ => None,
+    }
 }
 
 /// A Click usage error: exit status 2.
@@ -219,6 +259,15 @@ fn list(host: &Host, args: &[String]) -> Reply {
         Err(reply) => return reply,
     };
     let flag = |c: char| parsed.flags.contains(&c);
+    if flag('R')
+        && let Some(reply) = network(if flag('P') {
+            "github.com"
+        } else {
+            "www.freebsd.org"
+        })
+    {
+        return reply;
+    }
     if flag('P') && flag('R') {
         let plugins: Vec<Plugin> = host::PLUGINS
             .iter()
@@ -236,7 +285,9 @@ fn list(host: &Host, args: &[String]) -> Reply {
             .iter()
             .map(|(name, eol)| RemoteRelease {
                 name: (*name).into(),
-                eol: *eol,
+                // 1.x prints bare names, never "(EOL)" (iocage_cli/list.py@c3198327:91-92,
+                // iocage_lib/ioc_fetch.py@c3198327:436); the unversioned fake keeps it.
+                eol: *eol && !version::model().versioned(),
             })
             .collect();
         return Reply::out(render::remote_releases(&releases, false));
@@ -404,6 +455,10 @@ fn start(host: &mut Host, args: &[String]) -> Reply {
         ));
     }
     if jail.running {
+        // An EXCEPTION (iocage_lib/ioc_start.py@8fc88756:87-94).
+        if version::model() == Model::Python10 {
+            return error(format!("{name} is already running!"));
+        }
         let already = StartStopReport {
             lines: vec![StartStopLine::Already {
                 name,
@@ -653,11 +708,6 @@ fn exec(host: &Host, args: &[String]) -> Reply {
             "{name} is not running! Please supply --force (-f) or start the jail"
         ));
     }
-    // A single word is run with /bin/sh -c, so it may hold a whole command.
-    let argv: Vec<String> = match command {
-        [one] => one.split_whitespace().map(str::to_owned).collect(),
-        _ => command.to_vec(),
-    };
     let user = parsed
         .values
         .get(&'U')
@@ -665,16 +715,36 @@ fn exec(host: &Host, args: &[String]) -> Reply {
         .unwrap_or_else(|| "root".to_owned());
     let hostname = host::python_value(&name, jail, "host_hostname").unwrap_or_default();
     let release = host::python_value(&name, jail, "release").unwrap_or_default();
-    let ran = host::jexec(&hostname, &release, &user, &argv);
-    let mut reply = Reply {
-        out: ran.out,
-        err: ran.err,
-        code: 0,
+    let versioned = version::model().versioned();
+    // A single word is run with `/bin/sh -c` (iocage_cli/exec.py@c3198327:48-49,
+    // iocage/cli/exec.py@67cf40f2), so it may hold a whole command line.
+    let (shown, commands): (Vec<String>, Vec<Vec<String>>) = match command {
+        [one] if versioned => {
+            let shown = vec!["/bin/sh".to_owned(), "-c".to_owned(), one.clone()];
+            (shown, sh_c(one))
+        }
+        [one] => (
+            command.to_vec(),
+            vec![one.split_whitespace().map(str::to_owned).collect()],
+        ),
+        _ => (command.to_vec(), vec![command.to_vec()]),
     };
-    if ran.status != 0 {
-        reply
-            .err
-            .push_str(&format!("Command: {} failed!\n", command.join(" ")));
+    let mut reply = Reply::default();
+    let mut status = 0;
+    for argv in &commands {
+        let ran = host::jexec(&hostname, &release, &user, argv);
+        reply.out.push_str(&ran.out);
+        reply.err.push_str(&ran.err);
+        status = ran.status;
+    }
+    if status != 0 {
+        // `Command: ... failed!`, the command as rewritten (iocage_lib/ioc_exec.py@c3198327:306-317).
+        let text = format!("Command: {} failed!", shown.join(" "));
+        if version::model() == Model::Python10 {
+            return traceback("RuntimeError", &text).after(reply);
+        }
+        reply.err.push_str(&text);
+        reply.err.push('\n');
         reply.code = 1;
     }
     reply
@@ -801,4 +871,73 @@ fn activate(host: &mut Host, args: &[String]) -> Reply {
         },
         PYTHON,
     ))
+}
+
+/// What `sh -c LINE` runs, for the few built-ins the fake jail has: words
+/// as sh splits and unquotes them, commands separated by unquoted `;`.
+fn sh_c(line: &str) -> Vec<Vec<String>> {
+    let mut commands = vec![Vec::new()];
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('"'), '\\') => word.extend(chars.next()),
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, '\\') => {
+                word.extend(chars.next());
+                in_word = true;
+            }
+            (None, ';' | ' ' | '\t' | '\n') => {
+                if in_word {
+                    commands
+                        .last_mut()
+                        .expect("one")
+                        .push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+                if c == ';' {
+                    commands.push(Vec::new());
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        commands.last_mut().expect("one").push(word);
+    }
+    commands.retain(|command| !command.is_empty());
+    commands
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sh_c;
+
+    #[test]
+    fn sh_c_splits_commands_and_unquotes_words() {
+        let words = |list: &[&[&str]]| -> Vec<Vec<String>> {
+            list.iter()
+                .map(|command| command.iter().map(|w| (*w).to_owned()).collect())
+                .collect()
+        };
+        assert_eq!(
+            sh_c("echo a; echo b"),
+            words(&[&["echo", "a"], &["echo", "b"]])
+        );
+        assert_eq!(
+            sh_c("echo 'a; b' \"c\\\"d\""),
+            words(&[&["echo", "a; b", "c\"d"]])
+        );
+        assert_eq!(sh_c("  hostname  "), words(&[&["hostname"]]));
+    }
 }
