@@ -316,7 +316,51 @@ fn list(host: &Host, args: &[String]) -> Reply {
         jails,
         foreign: Vec::new(),
     };
-    Reply::out(render::list(&list, PYTHON))
+    let table = render::list(&list, PYTHON);
+    if matches!(version::model(), Model::Python10 | Model::Python12) {
+        return Reply::out(dash_jids(&table));
+    }
+    Reply::out(table)
+}
+
+/// Up to 1.2 a down jail's JID is `-` (iocage_lib/ioc_list.py@c3198327:224,
+/// 523-532); from 1.2.1 it is `None` (@3d3e8c51:282), which the renderer
+/// prints. Replaces the cells and narrows the column as texttable sizes it.
+fn dash_jids(table: &str) -> String {
+    let lines: Vec<&str> = table.lines().collect();
+    let Some(end) = lines
+        .first()
+        .and_then(|border| border[1..].find('+'))
+        .map(|at| at + 1)
+    else {
+        return table.to_owned();
+    };
+    let cell = |line: &str| line.get(1..end).map(str::trim).unwrap_or("").to_owned();
+    let widest = lines
+        .iter()
+        .filter(|line| line.starts_with('|'))
+        .map(|line| {
+            if cell(line) == "None" {
+                1
+            } else {
+                cell(line).len()
+            }
+        })
+        .max()
+        .unwrap_or(0);
+    let cut = (end - 3).saturating_sub(widest);
+    let mut out = String::new();
+    for line in lines {
+        let line = if line.starts_with('|') && cell(line) == "None" {
+            line.replacen("| None ", "| -    ", 1)
+        } else {
+            line.to_owned()
+        };
+        out.push_str(&line[..end - cut]);
+        out.push_str(&line[end..]);
+        out.push('\n');
+    }
+    out
 }
 
 fn df(host: &Host) -> Reply {
@@ -364,7 +408,10 @@ fn get(host: &Host, args: &[String]) -> Reply {
         };
         let mut rows = Vec::new();
         for (name, jail) in &host.jails {
-            let Some(value) = host::python_value(name, jail, prop) else {
+            // 1.x answers `state` for every jail (iocage_lib/iocage.py@c3198327:1306-1313).
+            let state = (prop == "state" && version::model().versioned())
+                .then(|| if jail.running { "up" } else { "down" }.to_owned());
+            let Some(value) = state.or_else(|| host::python_value(name, jail, prop)) else {
                 return error(format!("{prop} is not a valid property!"));
             };
             rows.push(RecursiveRow {
@@ -676,9 +723,45 @@ fn destroy(host: &mut Host, args: &[String]) -> Reply {
         }
     }
     if let Some((child, _)) = host.dependent(&name) {
-        return error(format!(
-            "\n{name} has dependent jails (who may also have dependents), use --recursive to destroy: {child}"
-        ));
+        match version::model() {
+            Model::Default(_) => {
+                return error(format!(
+                    "\n{name} has dependent jails (who may also have dependents), use --recursive to destroy: {child}"
+                ));
+            }
+            // 1.0 skips the dependents check under `-f` (iocage_cli/destroy.py@8fc88756:73-87)
+            // and libzfs refuses to delete a dataset with clones
+            // (iocage_lib/ioc_destroy.py@8fc88756:169-183).
+            Model::Python10 if version::current().banner.contains("1.0") => {
+                return traceback(
+                    "libzfs.ZFSException",
+                    &format!(
+                        "cannot destroy '{}/iocage/jails/{name}': filesystem has dependent clones",
+                        host.pool()
+                    ),
+                );
+            }
+            // 1.1 and later destroy with `zfs destroy -r -Rf`
+            // (iocage_lib/ioc_destroy.py@3e0c61ad:188-190, ioc_json.py@3e0c61ad:342-354;
+            // @c3198327:155-157, 602-610): the clones go too, silently.
+            _ => {
+                let mut doomed = vec![name.clone()];
+                while let Some(clone) = host
+                    .jails
+                    .iter()
+                    .find(|(key, jail)| {
+                        !doomed.contains(key)
+                            && jail.origin.as_ref().is_some_and(|o| doomed.contains(o))
+                    })
+                    .map(|(key, _)| key.clone())
+                {
+                    doomed.push(clone);
+                }
+                for clone in &doomed[1..] {
+                    host.jails.remove(clone);
+                }
+            }
+        }
     }
     let mut lines = Vec::new();
     if host.jails[&name].running {

@@ -38,7 +38,9 @@ pub(crate) enum Model {
     Python09,
     /// Python 1.0 and 1.1: EXCEPTION messages become tracebacks when stdout
     /// is not a terminal (iocage_lib/ioc_common.py@8fc88756:65-66,
-    /// @3e0c61ad:69-70), which it never is under sysadmd.
+    /// @3e0c61ad:69-70), which it never is under sysadmd. They differ in one
+    /// place: `destroy -f` of a jail with clones fails on 1.0 and takes the
+    /// clones with it from 1.1 (see `python.rs`).
     Python10,
     /// Python 1.2 (iocage/iocage @c3198327).
     Python12,

@@ -23,6 +23,19 @@ fn run(dir: &Path, version: &str, args: &[&str], extra: &[(&str, &str)]) -> Outp
     command.output().expect("fake-iocage runs")
 }
 
+/// A fresh host at Python `version` with jail `web` (10.2-RELEASE).
+fn python_host(version: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        version,
+        &["create", "-r", "10.2-RELEASE", "-n", "web"],
+        &[],
+    );
+    assert!(out.status.success(), "{version}: {out:?}");
+    dir
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -198,14 +211,8 @@ fn python_remote_releases_have_no_eol_and_need_the_network() {
 
 #[test]
 fn python_runs_a_one_word_command_through_sh_c() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    run(
-        dir,
-        "1.2",
-        &["create", "-r", "10.2-RELEASE", "-n", "web"],
-        &[],
-    );
+    let host = python_host("1.2");
+    let dir = host.path();
     run(dir, "1.2", &["start", "web"], &[]);
     let out = run(
         dir,
@@ -225,14 +232,8 @@ fn python_runs_a_one_word_command_through_sh_c() {
 
 #[test]
 fn python_1_0_and_1_1_raise_exceptions_as_tracebacks() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    run(
-        dir,
-        "1.1",
-        &["create", "-r", "10.2-RELEASE", "-n", "web"],
-        &[],
-    );
+    let host = python_host("1.1");
+    let dir = host.path();
     run(dir, "1.1", &["start", "web"], &[]);
     for version in ["1.0", "1.1"] {
         let out = run(dir, version, &["start", "web"], &[]);
@@ -250,4 +251,47 @@ fn python_1_0_and_1_1_raise_exceptions_as_tracebacks() {
     // 1.2 logs it instead.
     let out = run(dir, "1.2", &["start", "web"], &[]);
     assert_eq!(text(&out.stderr), "web is already running!\n");
+}
+
+#[test]
+fn python_up_to_1_2_prints_a_dash_for_a_down_jid_and_later_none() {
+    for (version, cell) in [("1.1", "| -   |"), ("1.2", "| -   |"), ("1.3", "| None |")] {
+        let host = python_host(version);
+        let dir = host.path();
+        let list = text(&run(dir, version, &["list", "-l"], &[]).stdout);
+        let row = list.lines().nth(3).expect("one row");
+        assert!(row.starts_with(cell), "{version}: {list}");
+        // Every line of the table has the same width.
+        let widths: std::collections::BTreeSet<usize> = list.lines().map(str::len).collect();
+        assert_eq!(widths.len(), 1, "{version}: {list}");
+        let parsed = iocage_cli::parse_list(&list).expect("parses");
+        assert_eq!(parsed.value.jails[0].jid, None, "{version}");
+    }
+}
+
+#[test]
+fn python_destroy_f_of_a_jail_with_clones_depends_on_the_release() {
+    for (version, destroys_clones) in [("1.0", false), ("1.1", true), ("1.2", true), ("1.13", true)]
+    {
+        let host = python_host(version);
+        let dir = host.path();
+        run(dir, version, &["clone", "web", "-n", "web2"], &[]);
+        let out = run(dir, version, &["destroy", "-f", "web"], &[]);
+        let list = text(&run(dir, version, &["list", "-l"], &[]).stdout);
+        if destroys_clones {
+            assert!(out.status.success(), "{version}: {out:?}");
+            assert!(!list.contains("web"), "{version}: both went: {list}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{version}: {out:?}");
+            assert!(text(&out.stderr).contains("dependent clones"), "{version}");
+            assert!(list.contains("| web2 "), "{version}: {list}");
+        }
+    }
+    // `get -r state` is answered by 1.x.
+    let host = python_host("1.2");
+    let out = run(host.path(), "1.2", &["get", "-r", "state"], &[]);
+    assert!(
+        text(&out.stdout).contains("| web  | down         |"),
+        "{out:?}"
+    );
 }

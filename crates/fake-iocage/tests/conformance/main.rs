@@ -93,6 +93,12 @@ pub(crate) const GAPS: &[(&[&str], &str, &str)] = &[
         "a failed exec on 1.0/1.1 is a traceback (`RuntimeError: Command: ... failed!`); the 502 carries it instead of `status 1`",
     ),
     (
+        &["1.1", "1.2", "1.3", "1.8", "1.13"],
+        "clone_and_destroy",
+        "Python 1.1+ `destroy -f` runs `zfs destroy -r -Rf` (iocage_lib/ioc_json.py@3e0c61ad:342-354): the jail is \
+         destroyed with its clones and answered 200; it must be a 409 naming them (issue 17, item 3)",
+    ),
+    (
         PYTHON_1X,
         "templates",
         "the documented `istemplate=yes` is passed to Python, which has no such property (`template=yes`): 400",
