@@ -53,6 +53,7 @@ pub(crate) fn run(host: &mut Host, args: &[String]) -> Reply {
             "clone" => Some(legacy17::clone(host, rest)),
             "destroy" => Some(legacy17::destroy(host, rest)),
             "clean" => Some(legacy17::clean(host, rest)),
+            "show" => Some(legacy17::show(host, rest)),
             _ => None,
         };
         if let Some(reply) = reply {
@@ -454,6 +455,20 @@ fn stop(host: &mut Host, args: &[String]) -> Reply {
 }
 
 fn cap(host: &Host, args: &[String]) -> Reply {
+    if version::model().legacy_release() {
+        // lib/ioc-rctl@6189eac:3-24: every lookup failure exits 1.
+        let found = legacy17::jail(
+            host,
+            args.first(),
+            "missing UUID",
+            |name| format!("{name} not found"),
+            "multiple matching UUIDs!",
+        );
+        return match found {
+            Ok(uuid) => applied_limits(host, &uuid),
+            Err(reply) => reply,
+        };
+    }
     let Some(name) = args.first() else {
         return error("missing UUID!");
     };
@@ -466,7 +481,12 @@ fn cap(host: &Host, args: &[String]) -> Reply {
             return reply;
         }
     };
-    if host.jails[&uuid].prop("rlimits") == Some("on") {
+    applied_limits(host, &uuid)
+}
+
+/// `__rctl_limits` once the jail is found: a line only when `rlimits=on`.
+fn applied_limits(host: &Host, uuid: &str) -> Reply {
+    if host.jails[uuid].prop("rlimits") == Some("on") {
         let report = StartStopReport {
             lines: vec![step("Applying resource limits")],
         };
@@ -701,6 +721,15 @@ fn destroy(host: &mut Host, args: &[String]) -> Reply {
     Reply::out(render::destroy(&DestroyReport { lines }, LEGACY))
 }
 
+/// getopts' complaint (lib/ioc-common@6189eac:129-131 capitalises it).
+fn invalid_exec_option() -> &'static str {
+    if version::model().legacy_release() {
+        "Invalid exec option: ?"
+    } else {
+        "invalid exec option: ?"
+    }
+}
+
 fn exec(host: &Host, args: &[String]) -> Reply {
     let mut user = "root".to_owned();
     let mut rest = args;
@@ -709,22 +738,40 @@ fn exec(host: &Host, args: &[String]) -> Reply {
         match flag.as_str() {
             "-u" | "-U" => {
                 let Some((value, tail)) = tail.split_first() else {
-                    return error("invalid exec option: ?");
+                    return error(invalid_exec_option());
                 };
                 user = value.clone();
                 rest = tail;
             }
-            other if other.starts_with('-') => return error("invalid exec option: ?"),
+            other if other.starts_with('-') => return error(invalid_exec_option()),
             _ => {
                 let _ = tail;
                 break;
             }
         }
     }
+    let release_line = version::model().legacy_release();
     let Some((name, argv)) = rest.split_first() else {
-        return error("missing UUID!");
+        // lib/ioc-common@6189eac:139-141
+        return error(if release_line {
+            "Missing UUID!"
+        } else {
+            "missing UUID!"
+        });
     };
-    let uuid = match jail_or(host, name, format!("{name} not found!")) {
+    let found = if release_line {
+        // lib/ioc-common@6189eac:155-165
+        legacy17::jail(
+            host,
+            Some(name),
+            "Missing UUID!",
+            |name| format!("{name} not found."),
+            "multiple matching UUIDs!",
+        )
+    } else {
+        jail_or(host, name, format!("{name} not found!"))
+    };
+    let uuid = match found {
         Ok(uuid) => uuid,
         Err(reply) => return reply,
     };

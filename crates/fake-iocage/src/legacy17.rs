@@ -55,7 +55,7 @@ pub(crate) fn find(host: &Host, name: &str) -> Found {
 
 /// `find` with the messages of the caller: `missing`, `not_found` (given
 /// the name) and `multiple`, each an `  ERROR:` line on stdout.
-fn jail(
+pub(crate) fn jail(
     host: &Host,
     name: Option<&String>,
     missing: &str,
@@ -134,6 +134,37 @@ pub(crate) fn list(host: &Host, args: &[String]) -> Reply {
         out.push_str(&row);
     }
     Reply::out(out)
+}
+
+/// `show PROP` (lib/ioc-cmd:123; lib/ioc-help:1392-1410), 1.7.x's
+/// `get -r`: `UUID TAG PROP` through `column -t`, one row per jail, each
+/// value as `__get_jail_prop` prints it (its error line, for a property
+/// it does not know, is captured as the value).
+pub(crate) fn show(host: &Host, args: &[String]) -> Reply {
+    let prop = args.first().cloned().unwrap_or_default();
+    let rows = host
+        .jails
+        .iter()
+        .map(|(uuid, jail)| {
+            let value = match host::legacy_value(host, uuid, jail, &prop) {
+                Some(value) if value == "-" && !host::LEGACY_ZFS.contains(&prop.as_str()) => {
+                    "none".to_owned()
+                }
+                Some(value) => value,
+                None => format!("  ERROR: unsupported property: {prop} !"),
+            };
+            iocage_cli::RecursiveRow {
+                name: uuid.clone(),
+                tag: Some(jail.tag().to_owned()),
+                value,
+            }
+        })
+        .collect();
+    let table = iocage_cli::RecursiveGet {
+        property: prop,
+        rows,
+    };
+    Reply::out(render::get_recursive(&table, Flavour::Legacy))
 }
 
 /// `__print_disk` (lib/ioc-info:189-205): the tag padded to 20 columns.

@@ -131,6 +131,34 @@ fn legacy_1_7_creates_silently_lists_an_ip_column_and_cleans_nothing_with_fa() {
 }
 
 #[test]
+fn legacy_1_7_shows_a_property_of_every_jail_and_fails_lookups_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    run(dir, "1.7.4", &["create", "tag=www"], &[]);
+    let shown = text(&run(dir, "1.7.4", &["show", "vnet"], &[]).stdout);
+    let parsed = iocage_cli::parse_get_recursive(&shown).expect("a UUID TAG prop table");
+    assert_eq!(parsed.value.rows.len(), 1, "{shown}");
+    assert_eq!(parsed.value.rows[0].tag.as_deref(), Some("www"));
+    assert_eq!(parsed.value.rows[0].value, "off");
+    for (args, said) in [
+        (
+            &["exec", "nosuch", "ls"][..],
+            "  ERROR: nosuch not found.\n",
+        ),
+        (&["cap", "nosuch"], "  ERROR: nosuch not found\n"),
+        (
+            &["exec", "-x", "www", "ls"],
+            "  ERROR: Invalid exec option: ?\n",
+        ),
+    ] {
+        let out = run(dir, "1.7.4", args, &[]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(text(&out.stdout), said, "{args:?}");
+        assert_eq!(text(&out.stderr), "", "{args:?}");
+    }
+}
+
+#[test]
 fn legacy_takes_an_existing_tag_from_its_jail() {
     for (version, on_stdout) in [("develop", false), ("1.7.6", true)] {
         let dir = tempfile::tempdir().unwrap();
