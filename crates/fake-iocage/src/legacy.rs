@@ -498,6 +498,18 @@ fn applied_limits(host: &Host, uuid: &str) -> Reply {
 /// Checks `key=value` words as `__export_props` does.
 pub(crate) fn parse_props(words: &[String]) -> Result<BTreeMap<String, String>, Reply> {
     let mut props = BTreeMap::new();
+    if version::model().legacy_release() {
+        // 1.7.x exports every `k=v` word and checks none: what is not one
+        // of its properties is silently not stored (lib/ioc-common@6189eac:4-17).
+        for word in words {
+            if let Some((key, value)) = word.split_once('=')
+                && host::legacy_names().any(|known| known == key)
+            {
+                props.insert(key.to_owned(), value.to_owned());
+            }
+        }
+        return Ok(props);
+    }
     for word in words {
         let Some((key, value)) = word.split_once('=') else {
             return Err(error(format!("invalid switch {word}")));

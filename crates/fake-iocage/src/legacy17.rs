@@ -375,8 +375,14 @@ pub(crate) fn clone(host: &mut Host, args: &[String]) -> Reply {
         Ok(props) => props,
         Err(reply) => return to_stdout(reply),
     };
+    // A template is `template=yes` on 1.7.x (there is no `istemplate`).
+    let template = given.get("template").map(String::as_str) == Some("yes");
     // Only `__link_tag`'s warnings are printed.
-    crate::legacy::add_clone(host, source, given).0
+    let (reply, uuid, _) = crate::legacy::add_clone(host, source, given);
+    if let Some(jail) = host.jails.get_mut(&uuid) {
+        jail.template = template;
+    }
+    reply
 }
 
 /// `destroy) __destroy_jail "$2" "$3"` (lib/ioc-zfs:308-382): `-f` skips

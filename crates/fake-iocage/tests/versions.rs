@@ -159,6 +159,53 @@ fn legacy_1_7_shows_a_property_of_every_jail_and_fails_lookups_on_stdout() {
 }
 
 #[test]
+fn legacy_1_7_has_its_own_properties_and_ignores_unknown_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let out = run(
+        dir,
+        "1.7.6",
+        &["create", "tag=www", "bogus=1", "bpf=yes"],
+        &[],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let all = text(&run(dir, "1.7.6", &["get", "all", "www"], &[]).stdout);
+    let keys: Vec<&str> = all
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, _)| k)
+        .collect();
+    for present in ["hostname", "host_hostname", "type", "template", "tag"] {
+        assert!(keys.contains(&present), "{present}: {all}");
+    }
+    for absent in [
+        "bogus",
+        "bpf",
+        "istemplate",
+        "pkglist",
+        "count",
+        "origin",
+        "quota",
+    ] {
+        assert!(!keys.contains(&absent), "{absent}: {all}");
+    }
+    assert!(
+        all.contains("\ntype:jail\n") && all.contains("\ntemplate:no\n"),
+        "{all}"
+    );
+    // A template is `template=yes`.
+    run(
+        dir,
+        "1.7.6",
+        &["clone", "www", "tag=tpl", "template=yes"],
+        &[],
+    );
+    let templates = text(&run(dir, "1.7.6", &["list", "-t"], &[]).stdout);
+    assert_eq!(templates.lines().count(), 2, "{templates}");
+    assert!(templates.contains(" tpl "), "{templates}");
+}
+
+#[test]
 fn legacy_takes_an_existing_tag_from_its_jail() {
     for (version, on_stdout) in [("develop", false), ("1.7.6", true)] {
         let dir = tempfile::tempdir().unwrap();
