@@ -31,6 +31,9 @@ pub(crate) const CASES: &[Case] = &[
     ("clean_and_deactivate", |c| {
         Box::pin(clean_and_deactivate(c))
     }),
+    ("activate_another_pool", |c| {
+        Box::pin(activate_another_pool(c))
+    }),
     ("empty_jail", |c| Box::pin(empty_jail(c))),
     ("default_names", |c| Box::pin(default_names(c))),
     ("refusals", |c| Box::pin(refusals(c))),
@@ -438,6 +441,8 @@ async fn releases_plugins_defaults(c: Ctx) {
             json!({"description": "Fast and lightweight daemon BitTorrent client", "id": "transmission", "name": "Transmission"})
         );
         if c.python() {
+            // Keyed by the package, as documented, not by the display name.
+            assert_eq!(index["plexmediaserver"]["name"], "Plex Media Server");
             // A description wrapped over several table lines comes back whole.
             assert_eq!(
                 index["bitwarden"]["description"],
@@ -519,6 +524,20 @@ async fn clean_and_deactivate(c: Ctx) {
             json!({"activatepool": {"currently active": {"pool": " tank1"}}})
         );
     }
+}
+
+async fn activate_another_pool(c: Ctx) {
+    make_test(&c).await;
+    assert_eq!(
+        ok(&c.s, json!({"action": "activatepool", "pool": "tank1"})).await,
+        json!({"activatepool": {"success": "pool tank1 activated."}})
+    );
+    // The host is usable afterwards, on the new pool alone.
+    assert_eq!(
+        ok(&c.s, json!({"action": "activatepool"})).await,
+        json!({"activatepool": {"currently active": {"pool": " tank1"}}})
+    );
+    ok(&c.s, json!({"action": "listjails"})).await;
 }
 
 async fn empty_jail(c: Ctx) {

@@ -88,6 +88,12 @@ pub(crate) const GAPS: &[(&[&str], &str, &str)] = &[
         "every concurrent create of one tag is answered 200 on legacy; the tag moves to the last one (issue 17)",
     ),
     (
+        &["develop"],
+        "activate_another_pool",
+        "L16 `activate` only marks the new pool (lib/ioc-zfs@3ffbc87:5-17): two pools are marked and every later \
+         command fails with \"more then one pool\" (iocage-versions.md H4)",
+    ),
+    (
         &["1.0", "1.1"],
         "start_exec_stop",
         "a failed exec on 1.0/1.1 is a traceback (`RuntimeError: Command: ... failed!`); the 502 carries it instead of `status 1`",
