@@ -235,6 +235,11 @@ fn respond(args: &[String], flavour: Flavour) -> Result<Reply, String> {
             version::current().banner.trim_end()
         ));
     }
+    if flavour == Flavour::Python
+        && let Some(reply) = python::before_lock(args)
+    {
+        return Ok(reply);
+    }
     let state = std::env::var_os("FAKE_IOCAGE_STATE")
         .map(PathBuf::from)
         .or_else(state_beside_program)

@@ -41,6 +41,28 @@ fn traceback(class: &str, text: &str) -> Reply {
     )
 }
 
+/// `list -R` / `list -PR` under `FAKE_IOCAGE_NETWORK`, before the state is
+/// locked: the real program holds no lock while it waits on the network, so
+/// a hang here must not stop other invocations.
+pub(crate) fn before_lock(args: &[String]) -> Option<Reply> {
+    if args.first().map(String::as_str) != Some("list") {
+        return None;
+    }
+    let short = |c: char| {
+        args[1..]
+            .iter()
+            .any(|arg| arg.starts_with('-') && !arg.starts_with("--") && arg.contains(c))
+    };
+    if !short('R') {
+        return None;
+    }
+    network(if short('P') {
+        "github.com"
+    } else {
+        "www.freebsd.org"
+    })
+}
+
 /// `FAKE_IOCAGE_NETWORK`: what a command that goes to the network meets.
 /// `list -R` scrapes www.freebsd.org with `requests.get` and no timeout
 /// (iocage_lib/ioc_fetch.py@c3198327:108-112, 395); `list -PR` pulls the
@@ -259,15 +281,6 @@ fn list(host: &Host, args: &[String]) -> Reply {
         Err(reply) => return reply,
     };
     let flag = |c: char| parsed.flags.contains(&c);
-    if flag('R')
-        && let Some(reply) = network(if flag('P') {
-            "github.com"
-        } else {
-            "www.freebsd.org"
-        })
-    {
-        return reply;
-    }
     if flag('P') && flag('R') {
         let plugins: Vec<Plugin> = host::PLUGINS
             .iter()

@@ -27,7 +27,10 @@ use iocage_cli::Flavour;
 pub(crate) enum Model {
     /// `FAKE_IOCAGE_VERSION` unset: the fake's historical model of the flavour.
     Default(Flavour),
-    /// Legacy develop, 2016-02-10 (iocage_legacy @3ffbc87, "L16").
+    /// Legacy develop, 2016-02-10 (iocage_legacy @3ffbc87, "L16"): the
+    /// default legacy model, except that `activate` leaves the old pool
+    /// marked (lib/ioc-zfs@3ffbc87:5-17) and a name is looked up in dataset
+    /// order (lib/ioc-info@3ffbc87:74-101), as the real one does.
     LegacyDevelop,
     /// Legacy v1.7.4 (@7ba6e4e): the release line, not an ancestor of
     /// develop; `list` without an IP column.

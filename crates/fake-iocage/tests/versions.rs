@@ -370,3 +370,47 @@ fn python_destroy_f_of_a_jail_with_clones_depends_on_the_release() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_black_holed_network_hangs_python_list_r_until_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(FAKE)
+        .args(["list", "-R"])
+        .env("FAKE_IOCAGE_STATE", dir.path().join("state.json"))
+        .env("FAKE_IOCAGE_VERSION", "1.2")
+        .env("FAKE_IOCAGE_NETWORK", "blackhole")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Other commands on that host are not held up by it (within 10 s).
+    let mut other = Command::new(FAKE)
+        .args(["list", "-r"])
+        .env("FAKE_IOCAGE_STATE", dir.path().join("state.json"))
+        .env("FAKE_IOCAGE_VERSION", "1.2")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let other_status = loop {
+        if let Some(status) = other.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            other.kill().unwrap();
+            other.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let still = child.try_wait().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(still.is_none(), "list -R returned: {still:?}");
+    assert!(
+        other_status.is_some_and(|status| status.success()),
+        "list -r waited on the hung list -R: {other_status:?}"
+    );
+}
