@@ -12,6 +12,14 @@
 //! they return a [`ParseError`] naming it. See `README.md` for the
 //! `iocage-json` tool and its JSON.
 //!
+//! [`Iocage`] drives the program: one async method per command, with all
+//! the knowledge of iocage's command line (the argv of each command for each
+//! version, which stream and exit status mean what, how prompts are
+//! avoided, version gates, and a listing where a version prints nothing on
+//! success), returning the parsed types and the messages iocage printed.
+//! Any Rust tool can drive iocage through it; sysadmd's `CliBackend` is a
+//! thin adapter onto it.
+//!
 //! Nothing here knows about HTTP, WebSocket or the sysadm wire format.
 #![deny(missing_docs)]
 
@@ -20,6 +28,7 @@ mod columns;
 mod create;
 mod detect;
 mod df;
+mod driver;
 mod error;
 mod get;
 mod list;
@@ -35,6 +44,10 @@ pub use clean::clean_output;
 pub use create::{parse_activate, parse_create, parse_destroy};
 pub use detect::detect_flavour;
 pub use df::parse_df;
+pub use driver::{
+    Clean, Created, DEFAULT_REMOTE_TIMEOUT, Error as DriverError, ErrorKind, Executed, Iocage,
+    Result as DriverResult, Transition,
+};
 pub use error::{ParseError, ParseErrorKind};
 pub use get::{parse_defaults, parse_get_all, parse_get_recursive, parse_get_value, parse_pool};
 pub use list::{parse_list, parse_plugins, parse_releases, parse_remote_releases};

@@ -2,7 +2,8 @@
 //!
 //! * An argument vector, never a shell: no argument is ever interpreted.
 //! * `LC_ALL=C` and no colour, so output is the format the parsers expect;
-//!   standard input closed, so a prompt can never wait for an answer.
+//!   standard input closed, so a prompt can never wait for an answer (or,
+//!   where a version cannot skip a prompt, a fixed answer then end of file).
 //! * Standard output and error read concurrently, each capped, so a child
 //!   never blocks on a full pipe and a runaway child cannot exhaust memory.
 //! * A time limit: on expiry the child's whole process group gets SIGTERM,
@@ -157,8 +158,28 @@ impl Runner {
         &self.program
     }
 
+    /// The time limit of each run.
+    pub fn time_limit(&self) -> Duration {
+        self.timeout
+    }
+
     /// Runs the program with `args` and waits for it, within the time limit.
     pub async fn run<I, S>(&self, args: I) -> Result<Output, RunError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.run_with_input(args, None).await
+    }
+
+    /// Like [`Runner::run`], but with `input` on standard input (then end
+    /// of file) instead of nothing: for a fixed answer to a prompt that a
+    /// version of iocage cannot skip. `None` is standard input closed.
+    pub async fn run_with_input<I, S>(
+        &self,
+        args: I,
+        input: Option<&'static [u8]>,
+    ) -> Result<Output, RunError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -173,7 +194,11 @@ impl Runner {
             .env("LC_ALL", "C")
             .env("IOCAGE_COLOR", "FALSE")
             .envs(self.env.iter().map(|(key, value)| (key, value)))
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Its own process group, so a timeout can stop everything it started.
@@ -190,6 +215,14 @@ impl Runner {
                     source,
                 },
             })?;
+        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+            // A short fixed answer; written by its own task so that a child
+            // that never reads cannot block us, and dropped (EOF) after.
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let _ = stdin.write_all(input).await;
+            });
+        }
         let stdout = tokio::spawn(read_capped(child.stdout.take(), self.max_output));
         let stderr = tokio::spawn(read_capped(child.stderr.take(), self.max_output));
         let io_error = |source| RunError::Io {

@@ -54,7 +54,7 @@ pub enum IocageVersion {
 }
 
 /// The versions that are driven, in words, for messages and the README.
-pub const SUPPORTED_VERSIONS: &str = "the legacy shell iocage's develop branch (iocage DEVELOP, 2016) and the Python iocage 1.0 and later";
+pub const SUPPORTED_VERSIONS: &str = "the legacy shell iocage's develop branch (iocage DEVELOP, 2016), the legacy releases 1.7.4 to 1.7.6 and the Python iocage 1.0 and later";
 
 /// Why a version is not driven.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,14 +98,16 @@ impl IocageVersion {
         match self {
             IocageVersion::LegacyDevelop { .. } => Ok(()),
             // The 1.7.x release line is not an ancestor of develop and has
-            // another command line: no `get state` or `get -r`, `clean` takes
-            // only `-a|-r|-j` (so `-fa` is a silent no-op), create and clone
-            // print nothing on success, errors go to stdout
-            // (lib/ioc-info, lib/ioc-cmd, lib/ioc-zfs @6189eac).
-            IocageVersion::LegacyRelease { .. } => refuse(
-                "the legacy 1.7.x release line has another command line (no `get state`, \
-                 `clean -fX` does nothing, create and clone print nothing), which is not driven yet",
-            ),
+            // another command line, which the driver follows
+            // (crate::driver, `Line::Release17`): `show` for `get -r`, the
+            // list for `state`, `clean -a|-j|-r` answered `y`, a listing
+            // after create and clone, errors on stdout. 1.7.4 to 1.7.6 all
+            // print `iocage 1.7.4 (2016/02/17)` (iocage@6189eac:33); older
+            // 1.x releases are not known to the driver.
+            IocageVersion::LegacyRelease { number } => match numbers(number).as_deref() {
+                Some([1, 7, 4..=6]) => Ok(()),
+                _ => refuse("only the legacy releases 1.7.4 to 1.7.6 are driven"),
+            },
             IocageVersion::Python { number, .. } => match number.as_slice() {
                 // 0.9.x has no `get -s` (destroy cannot check the state),
                 // 0.9.1-0.9.8 print UUID and TAG columns, several tables
@@ -211,6 +213,13 @@ mod tests {
             "iocage 1.7.4 (2016/02/17)\n",
             "legacy iocage 1.7.4",
             Legacy,
+            true,
+        );
+        // v1.7.3 (iocage@v1.7.3:33) has yet another command line.
+        check(
+            "iocage 1.7.3 (2015/08/13)\n",
+            "legacy iocage 1.7.3",
+            Legacy,
             false,
         );
         check(
@@ -274,10 +283,10 @@ mod tests {
 
     #[test]
     fn a_refusal_names_the_version_and_what_is_supported() {
-        let version = parse_version("iocage 1.7.4 (2016/02/17)\n").unwrap().value;
+        let version = parse_version("Version\t0.9.10 2017/12/22\n").unwrap().value;
         let refusal = version.supported().unwrap_err().to_string();
         assert!(
-            refusal.starts_with("legacy iocage 1.7.4 is not supported ("),
+            refusal.starts_with("Python iocage 0.9.10 2017/12/22 is not supported ("),
             "{refusal}"
         );
         assert!(refusal.ends_with(SUPPORTED_VERSIONS), "{refusal}");

@@ -112,13 +112,14 @@ fn version_names_the_version_and_refuses_one_that_is_not_driven() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["value"]["number"], serde_json::json!([1, 2]));
 
-    let out = run(&["version"], "iocage 1.7.4 (2016/02/17)\n");
+    // v1.7.3 (iocage@v1.7.3:33) is not driven.
+    let out = run(&["version"], "iocage 1.7.3 (2015/08/13)\n");
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.starts_with("iocage-json: version: legacy iocage 1.7.4 is not supported (")
+        stderr.starts_with("iocage-json: version: legacy iocage 1.7.3 is not supported (")
             && stderr.trim_end().ends_with(iocage_cli::SUPPORTED_VERSIONS),
         "{stderr}"
     );

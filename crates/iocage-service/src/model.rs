@@ -131,6 +131,9 @@ pub struct Releases {
     pub local: Vec<String>,
     /// Available to fetch, e.g. `10.2-RELEASE (EOL)`.
     pub remote: Vec<String>,
+    /// Why the remote list is missing (the network failed or was too slow),
+    /// if it is; `remote` is then empty.
+    pub remote_missing: Option<String>,
 }
 
 /// One plugin of the remote index.

@@ -350,6 +350,28 @@ impl Inner {
         }
     }
 
+    /// A create or clone with `tag` may go ahead only if no jail has that
+    /// tag: 409 otherwise, on every backend and version (legacy iocage
+    /// would rename the other jail's tag to a date, `__link_tag` in
+    /// lib/ioc-common@6189eac:302-325). Called under the tag's lock, so two
+    /// requests for one tag cannot both pass.
+    async fn tag_is_free(&self, tag: Option<&str>) -> Result<(), ServiceError> {
+        let Some(tag) = tag else {
+            return Ok(());
+        };
+        let jails = self.backend.list_jails().await?;
+        if let Some(jail) = jails.iter().find(|jail| jail.tag == tag) {
+            return Err(ServiceError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "a jail tagged {tag} already exists ({}): choose another tag",
+                    jail.uuid
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn jail_lock(&self, uuid: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut jails = self.jails.lock().expect("jail lock table");
         // Forget locks nobody holds or waits for, so the table stays small.
@@ -442,6 +464,7 @@ impl Inner {
                 IocageResponse::ListReleases(ReleaseList {
                     local: releases.local,
                     remote: releases.remote,
+                    remote_missing: releases.remote_missing,
                 })
             }
             IocageRequest::ListPlugins => IocageResponse::ListPlugins(PluginList {
@@ -528,6 +551,7 @@ impl Inner {
                     Some(lock) => Some(lock.lock().await),
                     None => None,
                 };
+                self.tag_is_free(tag_of(&pairs)).await?;
                 let jail = backend.create(&pairs, *empty).await?;
                 let success = if *empty {
                     CreateSuccess::Empty { uuid: jail.uuid }
@@ -571,6 +595,7 @@ impl Inner {
                     Some(lock) => Some(lock.lock().await),
                     None => None,
                 };
+                self.tag_is_free(tag_of(&pairs)).await?;
                 let new = backend.clone_jail(&jail.uuid, &pairs).await?;
                 IocageResponse::CloneJail(CloneJailResult {
                     jail: name,

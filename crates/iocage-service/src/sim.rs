@@ -825,6 +825,7 @@ impl Backend for SimBackend {
             Ok(Releases {
                 local: host.releases.clone(),
                 remote,
+                remote_missing: None,
             })
         })
     }

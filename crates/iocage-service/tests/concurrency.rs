@@ -201,7 +201,9 @@ async fn concurrent_creates_of_one_tag_make_one_jail() {
     for result in results.iter().filter_map(|result| result.as_ref().err()) {
         assert_eq!(result.0, 409, "{}", result.1);
     }
-    assert_eq!(backend.count("create"), 20);
+    // The service refuses a tag that exists before iocage runs (legacy
+    // iocage would rename the other jail's tag): one create reaches it.
+    assert_eq!(backend.count("create"), 1);
     let listed = ok(&service, json!({"action": "listjails"})).await;
     assert_eq!(listed["listjails"].as_object().unwrap().len(), 3);
 }

@@ -482,13 +482,19 @@ pub struct Plugin {
     pub name: String,
 }
 
-/// `{"local": [...], "remote": [...]}`
+/// `{"local": [...], "remote": [...]}`, plus `"remote_missing": "why"` only
+/// when the remote list could not be had (offline, timed out): `remote` is
+/// then empty and `local` is still the host's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseList {
     /// Releases fetched on this host.
     pub local: Vec<String>,
     /// Releases that can be fetched, e.g. `"10.2-RELEASE (EOL)"`.
     pub remote: Vec<String>,
+    /// Why `remote` is missing, if it is; absent from the JSON otherwise
+    /// (the documented shape).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_missing: Option<String>,
 }
 
 /// The result of `startjail` or `stopjail`: `{"<jail>": {...}}`, keyed by the

@@ -337,6 +337,10 @@ pub struct Limits {
     pub event_queue: usize,
     /// Time limit of one iocage run (cli backend), in seconds.
     pub iocage_timeout_secs: u64,
+    /// Time limit of the remote part of `listreleases` (Python `iocage list
+    /// -R`, which goes to the network), in milliseconds; past it the local
+    /// list is answered alone.
+    pub iocage_remote_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -356,6 +360,7 @@ impl Default for Limits {
             shutdown_grace_secs: 30,
             event_queue: 256,
             iocage_timeout_secs: 600,
+            iocage_remote_timeout_ms: 10_000,
         }
     }
 }

@@ -249,7 +249,9 @@ async fn backend(config: &Config) -> Result<(Arc<dyn Backend>, String)> {
         let runner = Runner::new(&program).timeout(std::time::Duration::from_secs(
             config.limits.iocage_timeout_secs,
         ));
-        let backend = CliBackend::new(runner, config.iocage_flavour);
+        let backend = CliBackend::new(runner, config.iocage_flavour).with_remote_timeout(
+            std::time::Duration::from_millis(config.limits.iocage_remote_timeout_ms),
+        );
         let version = backend.version().await.map_err(|error| match error {
             // A version that is not driven: one line naming it and the
             // supported ones.

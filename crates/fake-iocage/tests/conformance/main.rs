@@ -36,21 +36,6 @@ pub struct Row {
 /// The lead removes a row here when the driver for it is merged.
 pub(crate) const REFUSED: &[(&str, &str, &str)] = &[
     (
-        "1.7.4",
-        "legacy iocage 1.7.4 is not supported (",
-        "legacy 1.7.x is refused until the 1.7.x driver (brief 17a) is merged",
-    ),
-    (
-        "1.7.5",
-        "legacy iocage 1.7.4 is not supported (",
-        "1.7.5 prints `iocage 1.7.4 (2016/02/17)` (iocage@3963ccc:33); refused until the 17a driver",
-    ),
-    (
-        "1.7.6",
-        "legacy iocage 1.7.4 is not supported (",
-        "1.7.6 prints `iocage 1.7.4 (2016/02/17)` (iocage@6189eac:33); refused until the 17a driver",
-    ),
-    (
         "0.9.10",
         "Python iocage 0.9.10 2017/12/22 is not supported (",
         "Python 0.9.x is refused by design (no `get -s`, other tables)",
