@@ -626,6 +626,20 @@ fn parse_props(words: &[String]) -> Result<BTreeMap<String, String>, Reply> {
     Ok(props)
 }
 
+/// A true `template=` among a create's or clone's properties makes the jail
+/// a template (iocage_lib/ioc_create.py@8fc8875:377-382 `value == "yes"`;
+/// @c319832:382 and @6f6f4eb:385-400 any `check_truthy` value,
+/// ioc_common.py@6f6f4eb:945-958).
+fn template_prop(props: &BTreeMap<String, String>) -> bool {
+    props.get("template").is_some_and(|value| {
+        if version::model() == Model::Python10 {
+            value == "yes"
+        } else {
+            ["1", "on", "yes", "true"].contains(&value.to_ascii_lowercase().as_str())
+        }
+    })
+}
+
 fn create(host: &mut Host, args: &[String]) -> Reply {
     let parsed = match parse("create", args, "esbBTC", "rtncup", false) {
         Ok(parsed) => parsed,
@@ -658,7 +672,9 @@ fn create(host: &mut Host, args: &[String]) -> Reply {
     if let Err(reply) = check_name(host, &name) {
         return reply;
     }
-    host.jails.insert(name.clone(), Jail::new(props));
+    let mut jail = Jail::new(props);
+    jail.template = template_prop(&jail.props);
+    host.jails.insert(name.clone(), jail);
     let report = CreateReport {
         lines: vec![CreateLine::Created {
             how: Creation::Created,
@@ -703,6 +719,7 @@ fn clone(host: &mut Host, args: &[String]) -> Reply {
     props.remove("last_started");
     props.extend(given);
     let mut jail = Jail::new(props);
+    jail.template = template_prop(&jail.props);
     jail.origin = Some(source);
     host.jails.insert(name.clone(), jail);
     let report = CreateReport {
@@ -736,7 +753,18 @@ fn destroy(host: &mut Host, args: &[String]) -> Reply {
         }
     }
     if let Some((child, _)) = host.dependent(&name) {
+        // Without -f or -R, `child_test` refuses a jail whose root has
+        // snapshots (its clones' origins) on every 1.x
+        // (iocage_cli/destroy.py@8fc88756:35-88, @6f6f4eb:36-89: `if not
+        // force and not recursive: ... exit(1)`); the version differences
+        // below are those of `-f`/`-R`, which skip it.
+        let checked = !parsed.flags.contains(&'f') && !parsed.flags.contains(&'R');
         match version::model() {
+            _ if checked => {
+                return error(format!(
+                    "\n{name} has dependent jails (who may also have dependents), use --recursive to destroy: {child}"
+                ));
+            }
             Model::Default(_) => {
                 return error(format!(
                     "\n{name} has dependent jails (who may also have dependents), use --recursive to destroy: {child}"

@@ -34,70 +34,30 @@ pub struct Row {
 
 /// Releases sysadmd refuses today, with what the refusal says, and why.
 /// The lead removes a row here when the driver for it is merged.
-pub(crate) const REFUSED: &[(&str, &str, &str)] = &[
-    (
-        "0.9.10",
-        "Python iocage 0.9.10 2017/12/22 is not supported (",
-        "Python 0.9.x is refused by design (no `get -s`, other tables)",
-    ),
-];
-
-/// The Python rows (one model each for 1.0/1.1, 1.2, 1.2.1-1.13).
-const PYTHON_1X: &[&str] = &["1.0", "1.1", "1.2", "1.3", "1.8", "1.13"];
+pub(crate) const REFUSED: &[(&str, &str, &str)] = &[(
+    "0.9.10",
+    "Python iocage 0.9.10 2017/12/22 is not supported (",
+    "Python 0.9.x is refused by design (no `get -s`, other tables)",
+)];
 
 /// Cases that fail on a driven release today: `(releases, case, why)`.
 pub(crate) const GAPS: &[(&[&str], &str, &str)] = &[
     (
-        &["develop"],
-        "start_exec_stop",
-        "exec in a stopped legacy jail answers 502 with jexec's `jail \"ioc-U\" not found`, not 409 \"not running\"",
-    ),
-    (
-        &["develop"],
-        "refusals",
-        "exec in a stopped legacy jail answers 502 with jexec's `jail \"ioc-U\" not found`, not 409 \"not running\"",
-    ),
-    (
-        &["develop"],
+        &["develop", "1.7.4", "1.7.5", "1.7.6"],
         "default_names",
-        "legacy's default tag is `date +%F@%T` (1 s): two creates in one second get the same tag (lib/ioc-common@3ffbc87)",
+        "legacy's default tag is `date +%F@%T` (1 s): two creates in one second get the same tag \
+         (lib/ioc-common@3ffbc87, lib/ioc-globals@6189eac:103)",
     ),
     (
-        &["develop"],
-        "existing_tag_is_409",
-        "legacy renames the older jail's tag (lib/ioc-common@3ffbc87:637) and the backend answers 200 (issue 17, item 3)",
-    ),
-    (
-        &["develop"],
-        "race_creates_of_one_tag",
-        "every concurrent create of one tag is answered 200 on legacy; the tag moves to the last one (issue 17)",
-    ),
-    (
-        &["develop"],
-        "activate_another_pool",
-        "L16 `activate` only marks the new pool (lib/ioc-zfs@3ffbc87:5-17): two pools are marked and every later \
-         command fails with \"more then one pool\" (iocage-versions.md H4)",
+        &["1.7.4"],
+        "refusals",
+        "1.7.4's `list` has no IP column (lib/ioc-info@7ba6e4e:116-150): listjails shows ip4 `-` for a jail \
+         that has an address",
     ),
     (
         &["1.0", "1.1"],
         "start_exec_stop",
         "a failed exec on 1.0/1.1 is a traceback (`RuntimeError: Command: ... failed!`); the 502 carries it instead of `status 1`",
-    ),
-    (
-        &["1.1", "1.2", "1.3", "1.8", "1.13"],
-        "clone_and_destroy",
-        "Python 1.1+ `destroy -f` runs `zfs destroy -r -Rf` (iocage_lib/ioc_json.py@3e0c61ad:342-354): the jail is \
-         destroyed with its clones and answered 200; it must be a 409 naming them (issue 17, item 3)",
-    ),
-    (
-        PYTHON_1X,
-        "templates",
-        "the documented `istemplate=yes` is passed to Python, which has no such property (`template=yes`): 400",
-    ),
-    (
-        PYTHON_1X,
-        "offline_listreleases_keeps_local",
-        "`list -R` fails offline and the local list is thrown away with it: 502 (iocage-versions.md H2)",
     ),
 ];
 
