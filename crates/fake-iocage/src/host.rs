@@ -110,7 +110,12 @@ pub(crate) fn new_uuid() -> String {
 
 /// Now as `YYYY-MM-DD` and `HH:MM:SS` (UTC).
 fn now() -> (String, String) {
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let clock = std::env::var("FAKE_IOCAGE_CLOCK")
+        .ok()
+        .and_then(|secs| secs.parse().ok())
+        .map(|secs| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+    let stamp =
+        humantime::format_rfc3339_seconds(clock.unwrap_or_else(SystemTime::now)).to_string();
     let stamp = stamp.trim_end_matches('Z');
     let (date, time) = stamp.split_once('T').unwrap_or((stamp, "00:00:00"));
     (date.to_owned(), time.to_owned())

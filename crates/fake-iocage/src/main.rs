@@ -19,6 +19,9 @@
 //!   (`list -R`, `list -PR`) fail as they do without a route, `blackhole`
 //!   makes them hang until killed (requests without a timeout). Unset, the
 //!   fake's download server answers.
+//! * `FAKE_IOCAGE_CLOCK`: seconds since the epoch; every invocation then
+//!   takes that as the time (date tags, `last_started`), as commands run
+//!   within one second do.
 //! * `FAKE_IOCAGE_LOG`: if set, every invocation appends its argv there, one
 //!   line (shell-quoted); `FAKE_IOCAGE_PIDS` likewise gets its process id.
 //! * `FAKE_IOCAGE_FAULT`: `hang` (sleeps until killed, with a child process

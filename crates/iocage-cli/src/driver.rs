@@ -840,11 +840,28 @@ impl Iocage {
                 // Python does not pass the command's status on: it prints
                 // `Command: ... failed!` and exits 1
                 // (iocage_lib/ioc_exec.py@c3198327:306-317).
-                let is_report = |line: &String| {
+                let is_report = |line: &str| {
                     line.starts_with("Command: ") && line.trim_end().ends_with(" failed!")
                 };
-                if lines.last().is_some_and(is_report) {
+                if lines.last().is_some_and(|line| is_report(line)) {
                     lines.pop();
+                    return Ok(Parsed::new(Executed { status: 1, lines }));
+                }
+                // 1.0 and 1.1 raise that report as an exception when stdout
+                // is not a terminal, which it never is here
+                // (iocage_lib/ioc_common.py@8fc8875:65-66): the traceback,
+                // on stderr after the command's output, ends with it.
+                let traceback = out
+                    .stderr
+                    .lines()
+                    .position(|line| line.trim() == "Traceback (most recent call last):");
+                let raised = out.stderr.lines().last().and_then(|line| {
+                    line.trim()
+                        .strip_prefix("RuntimeError: ")
+                        .filter(|rest| is_report(rest))
+                });
+                if let (Some(at), Some(_)) = (traceback, raised) {
+                    lines.truncate(out.stdout.lines().count() + at);
                     return Ok(Parsed::new(Executed { status: 1, lines }));
                 }
                 Err(iocage_error(&args, &out))

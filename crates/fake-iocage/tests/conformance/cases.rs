@@ -601,18 +601,20 @@ async fn default_names(c: Ctx) {
         assert_eq!(tag, name);
         return;
     }
+    // Both creates within one second, every time.
+    let s = c.frozen_clock();
     let reply = ok(
-        &c.s,
+        &s,
         json!({"action": "createjail", "props": "release=10.3-RELEASE"}),
     )
     .await;
     let (_, tag) = created(&reply["createjail"]["success"]["Successfully created"]);
     assert!(is_date_tag(&tag), "{tag}");
     // Two in the same second still get distinct tags.
-    let again = ok(&c.s, json!({"action": "createjail", "props": ""})).await;
+    let again = ok(&s, json!({"action": "createjail", "props": ""})).await;
     let (_, second) = created(&again["createjail"]["success"]["Successfully created"]);
     assert_ne!(tag, second);
-    let listed = ok(&c.s, json!({"action": "listjails"})).await;
+    let listed = ok(&s, json!({"action": "listjails"})).await;
     assert_eq!(
         listed["listjails"].as_object().unwrap().len(),
         2,
