@@ -326,6 +326,20 @@ impl Iocage {
                 }
             }
         }
+        // v1.7.4's list has no IP column (lib/ioc-info@7ba6e4e:116-150;
+        // 1.7.5 added it, and all three print `iocage 1.7.4`): the address
+        // is asked for jail by jail.
+        if self.line == Line::Release17 {
+            for jail in &mut list.value.jails {
+                if jail.ip4.is_none() {
+                    let args = ["get", "ip4_addr", jail.name.as_str()];
+                    let out = self.checked(&args).await?;
+                    let ip4 = parsed(&out, crate::parse_get_value(&out.stdout))?;
+                    list.messages.extend(ip4.messages);
+                    jail.ip4 = Some(ip4.value);
+                }
+            }
+        }
         Ok(list)
     }
 
