@@ -1456,6 +1456,14 @@ mod tests {
     }
 
     #[test]
+    fn the_multi_pool_warning_names_its_pools() {
+        // lib/ioc-info@3ffbc87:337-348, `zpool list -H -o name,comment | grep iocage`.
+        let stderr = "\n  WARNING: You have more then one pool set for iocage use!\n\n**** POOLS ****\ntank\tiocage\ndata\tiocage\n***************\n\n  Please run 'iocage deactivate' on one of them\n\n";
+        assert_eq!(marked_pools(stderr), ["tank", "data"]);
+        assert!(marked_pools("  ERROR: something else\n").is_empty());
+    }
+
+    #[test]
     fn default_legacy_tags_are_dates() {
         assert!(is_date_tag("2016-02-17@10:00:59"));
         assert!(!is_date_tag("web"));
