@@ -20,6 +20,10 @@ pub(crate) struct Host {
     /// command's IOCCheck creates again (and says so).
     #[serde(default)]
     pub(crate) missing_datasets: Vec<String>,
+    /// Legacy (with `FAKE_IOCAGE_VERSION`): pools still marked
+    /// `comment=iocage` beside the active one, as `activate` leaves them.
+    #[serde(default)]
+    pub(crate) also_marked: Vec<String>,
 }
 
 /// One jail or template.
@@ -65,6 +69,7 @@ impl Host {
             jails: BTreeMap::new(),
             next_jid: 1,
             missing_datasets: Vec::new(),
+            also_marked: Vec::new(),
         }
     }
 
@@ -105,7 +110,12 @@ pub(crate) fn new_uuid() -> String {
 
 /// Now as `YYYY-MM-DD` and `HH:MM:SS` (UTC).
 fn now() -> (String, String) {
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let clock = std::env::var("FAKE_IOCAGE_CLOCK")
+        .ok()
+        .and_then(|secs| secs.parse().ok())
+        .map(|secs| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+    let stamp =
+        humantime::format_rfc3339_seconds(clock.unwrap_or_else(SystemTime::now)).to_string();
     let stamp = stamp.trim_end_matches('Z');
     let (date, time) = stamp.split_once('T').unwrap_or((stamp, "00:00:00"));
     (date.to_owned(), time.to_owned())
@@ -260,13 +270,53 @@ pub(crate) const LEGACY_ZFS: &[&str] = &[
 ];
 
 /// Legacy property names in `get all` order.
+/// On 1.7.x: the properties it lacks, and those it has that develop does not
+/// (`CONF_*` in lib/ioc-globals@6189eac:142-262 against @3ffbc87).
+const NOT_IN_1_7: &[&str] = &[
+    "bpf",
+    "count",
+    "dhcp",
+    "ftpfiles",
+    "ftplocaldir",
+    "host_domainname",
+    "istemplate",
+    "jail_zfs_mountpoint",
+    "mount_linprocfs",
+    "pkglist",
+    "start",
+];
+
+/// 1.7.x defaults that differ from develop's (lib/ioc-globals@6189eac:24,
+/// 103-119): `hostname` exists, `type` is `jail`, templates are `template=yes`.
+const DEFAULTS_1_7: &[(&str, &str)] = &[
+    ("hostname", "@uuid@"),
+    ("type", "jail"),
+    ("template", "no"),
+    ("jail_zfs_dataset", "iocage/jails/@uuid@/root/data"),
+];
+
+/// Legacy property names in `get all` order (on 1.7.x its own set).
 pub(crate) fn legacy_names() -> impl Iterator<Item = &'static str> {
+    let release_line = crate::version::model().legacy_release();
     LEGACY_PROPERTIES
         .lines()
         .filter_map(|line| line.split_once('=').map(|(key, _)| key))
+        .filter(move |key| !(release_line && NOT_IN_1_7.contains(key)))
+        .flat_map(move |key| {
+            let added = (release_line && key == "host_hostname").then_some("hostname");
+            std::iter::once(key).chain(added)
+        })
 }
 
 fn legacy_default(key: &str) -> Option<&'static str> {
+    if crate::version::model().legacy_release() {
+        if NOT_IN_1_7.contains(&key) {
+            return None;
+        }
+        if let Some((_, value)) = DEFAULTS_1_7.iter().find(|(name, _)| *name == key) {
+            return Some(value);
+        }
+    }
     LEGACY_PROPERTIES.lines().find_map(|line| {
         let (name, value) = line.split_once('=')?;
         (name == key).then_some(value)
@@ -286,6 +336,9 @@ pub(crate) fn legacy_value(host: &Host, uuid: &str, jail: &Jail, key: &str) -> O
             |origin| format!("{}/iocage/jails/{origin}@{uuid}", host.pool()),
         ),
         "istemplate" => if jail.template { "yes" } else { "no" }.to_owned(),
+        "template" if crate::version::model().legacy_release() => {
+            if jail.template { "yes" } else { "no" }.to_owned()
+        }
         _ => default.replace("@uuid@", uuid),
     })
 }

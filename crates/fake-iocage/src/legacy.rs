@@ -1,5 +1,6 @@
 //! The legacy shell iocage (develop, February 2016; iocage-output.md L16):
-//! its commands, messages, streams and exit statuses.
+//! its commands, messages, streams and exit statuses. The 1.7.x release
+//! line's own commands are in `legacy17.rs`.
 
 use std::collections::BTreeMap;
 
@@ -11,11 +12,18 @@ use iocage_cli::{
 };
 
 use crate::host::{self, Host, Jail};
+use crate::legacy17;
+use crate::version;
 use crate::{Reply, message};
 
 const LEGACY: Flavour = Flavour::Legacy;
 
+/// `__die` on develop (`  ERROR: ...` on stderr, exit 1,
+/// lib/ioc-common@3ffbc87:667-670); 1.7.x echoes it on stdout.
 fn error(text: impl Into<String>) -> Reply {
+    if version::model().legacy_release() {
+        return legacy17::error(text.into());
+    }
     Reply::error(text, LEGACY)
 }
 
@@ -30,6 +38,27 @@ pub(crate) fn run(host: &mut Host, args: &[String]) -> Reply {
     let mut preamble = Reply::default();
     if !matches!(command, "activate" | "deactivate") {
         preamble = find_pool(host);
+        if preamble.code != 0 {
+            return preamble;
+        }
+    }
+    if version::model().legacy_release() {
+        let reply = match command {
+            "list" => Some(legacy17::list(host, rest)),
+            "df" => Some(legacy17::df(host)),
+            "get" => Some(legacy17::get(host, rest)),
+            "start" => Some(legacy17::start(host, rest)),
+            "stop" => Some(legacy17::stop(host, rest)),
+            "create" => Some(legacy17::create(host, rest)),
+            "clone" => Some(legacy17::clone(host, rest)),
+            "destroy" => Some(legacy17::destroy(host, rest)),
+            "clean" => Some(legacy17::clean(host, rest)),
+            "show" => Some(legacy17::show(host, rest)),
+            _ => None,
+        };
+        if let Some(reply) = reply {
+            return reply.after(preamble);
+        }
     }
     let reply = match command {
         "list" => list(host, rest),
@@ -55,6 +84,9 @@ pub(crate) fn run(host: &mut Host, args: &[String]) -> Reply {
 const USAGE: &str = "usage:\n  iocage activate ZPOOL\n  iocage cap UUID|TAG\n  iocage clean [-a|-f|-r|-j|-t]\n  iocage clone UUID|TAG [UUID|TAG@snapshot] [property=value]\n  iocage create [-b|-c|-e] [release=RELEASE] [pkglist=file] [property=value]\n  iocage deactivate ZPOOL\n  iocage defaults\n  iocage destroy [-f] UUID|TAG|ALL\n  iocage df\n  iocage exec [-u username | -U username] UUID|TAG|ALL command [arg ...]\n  iocage get property|all UUID|TAG\n  iocage list [-t|-r|-s]\n  iocage start [-f] UUID|TAG|ALL\n  iocage stop UUID|TAG|ALL\n";
 
 fn find_pool(host: &mut Host) -> Reply {
+    if !host.also_marked.is_empty() {
+        return more_than_one_pool(host);
+    }
     if host.active_pool.is_some() {
         return Reply::default();
     }
@@ -67,9 +99,41 @@ fn find_pool(host: &mut Host) -> Reply {
     ))
 }
 
+/// `__find_mypool` when several pools carry `comment=iocage`, as
+/// `activate` leaves them (lib/ioc-zfs@3ffbc87:5-17): a warning naming them
+/// and exit 1, before any command runs (lib/ioc-info@3ffbc87:338-350; the
+/// same text on stdout in lib/ioc-info@6189eac:214-228).
+fn more_than_one_pool(host: &Host) -> Reply {
+    let marked: Vec<String> = host
+        .pools
+        .iter()
+        .filter(|pool| host.active_pool.as_ref() == Some(*pool) || host.also_marked.contains(pool))
+        .map(|pool| format!("{pool}\tiocage"))
+        .collect();
+    let text = format!(
+        "\n  WARNING: You have more then one pool set for iocage use!\n\n**** POOLS ****\n{}\n***************\n\n  Please run 'iocage deactivate' on one of them\n\n",
+        marked.join("\n")
+    );
+    if version::model().legacy_release() {
+        Reply {
+            out: text,
+            code: 1,
+            ..Reply::default()
+        }
+    } else {
+        Reply::err(text, 1)
+    }
+}
+
 /// `__find_jail`: an exact tag, an exact UUID, else datasets whose path
-/// ends with the name (case-insensitively).
+/// ends with the name (case-insensitively). With `FAKE_IOCAGE_VERSION`
+/// set, in dataset order as lib/ioc-info@3ffbc87:74-101 does: the first
+/// jail whose tag or UUID is the name ends the search, after any earlier
+/// suffix matches were collected.
 fn find(host: &Host, name: &str) -> Result<String, Reply> {
+    if version::model().versioned() {
+        return find_in_order(host, name);
+    }
     if let Some((uuid, _)) = host.jails.iter().find(|(_, jail)| jail.tag() == name) {
         return Ok(uuid.clone());
     }
@@ -83,6 +147,25 @@ fn find(host: &Host, name: &str) -> Result<String, Reply> {
         .filter(|uuid| !name.is_empty() && uuid.to_ascii_lowercase().ends_with(&lower))
         .collect();
     match matches[..] {
+        [uuid] => Ok(uuid.clone()),
+        [] => Err(Reply::default()),
+        _ => Err(error(format!("multiple jails matching name: {name}!"))),
+    }
+}
+
+fn find_in_order(host: &Host, name: &str) -> Result<String, Reply> {
+    let lower = name.to_ascii_lowercase();
+    let mut hits = Vec::new();
+    for (uuid, jail) in &host.jails {
+        if jail.tag() == name || uuid == name {
+            hits.push(uuid);
+            break;
+        }
+        if !name.is_empty() && uuid.to_ascii_lowercase().ends_with(&lower) {
+            hits.push(uuid);
+        }
+    }
+    match hits[..] {
         [uuid] => Ok(uuid.clone()),
         [] => Err(Reply::default()),
         _ => Err(error(format!("multiple jails matching name: {name}!"))),
@@ -200,7 +283,7 @@ fn get_value(host: &Host, uuid: &str, jail: &Jail, prop: &str) -> Option<String>
     Some(value)
 }
 
-fn properties(pairs: Vec<(String, String)>) -> Properties {
+pub(crate) fn properties(pairs: Vec<(String, String)>) -> Properties {
     Properties(
         pairs
             .into_iter()
@@ -307,24 +390,29 @@ fn start(host: &mut Host, args: &[String]) -> Reply {
         };
         return Reply::err(render::start_stop(&already, LEGACY), 1);
     }
-    let vnet = jail.prop("vnet") == Some("on");
+    boot(host, &uuid)
+}
+
+/// Starts the jail, printing what `__start_jail` prints for it.
+pub(crate) fn boot(host: &mut Host, uuid: &str) -> Reply {
+    let jail = &host.jails[uuid];
     let mut lines = vec![StartStopLine::Begin {
         action: Action::Start,
-        name: uuid.clone(),
-        tag: Some(tag),
+        name: uuid.to_owned(),
+        tag: Some(jail.tag().to_owned()),
     }];
-    if vnet {
+    if jail.prop("vnet") == Some("on") {
         lines.push(step("Started"));
         lines.push(step("Configuring VNET"));
     } else {
         lines.push(step("Started (shared IP mode)"));
     }
     lines.push(step("Starting services"));
-    host.start(&uuid);
+    host.start(uuid);
     Reply::out(render::start_stop(&StartStopReport { lines }, LEGACY))
 }
 
-fn stop_lines(uuid: &str, jail: &Jail) -> Vec<StartStopLine> {
+pub(crate) fn stop_lines(uuid: &str, jail: &Jail) -> Vec<StartStopLine> {
     let mut lines = vec![
         StartStopLine::Begin {
             action: Action::Stop,
@@ -367,6 +455,20 @@ fn stop(host: &mut Host, args: &[String]) -> Reply {
 }
 
 fn cap(host: &Host, args: &[String]) -> Reply {
+    if version::model().legacy_release() {
+        // lib/ioc-rctl@6189eac:3-24: every lookup failure exits 1.
+        let found = legacy17::jail(
+            host,
+            args.first(),
+            "missing UUID",
+            |name| format!("{name} not found"),
+            "multiple matching UUIDs!",
+        );
+        return match found {
+            Ok(uuid) => applied_limits(host, &uuid),
+            Err(reply) => reply,
+        };
+    }
     let Some(name) = args.first() else {
         return error("missing UUID!");
     };
@@ -379,7 +481,12 @@ fn cap(host: &Host, args: &[String]) -> Reply {
             return reply;
         }
     };
-    if host.jails[&uuid].prop("rlimits") == Some("on") {
+    applied_limits(host, &uuid)
+}
+
+/// `__rctl_limits` once the jail is found: a line only when `rlimits=on`.
+fn applied_limits(host: &Host, uuid: &str) -> Reply {
+    if host.jails[uuid].prop("rlimits") == Some("on") {
         let report = StartStopReport {
             lines: vec![step("Applying resource limits")],
         };
@@ -389,8 +496,20 @@ fn cap(host: &Host, args: &[String]) -> Reply {
 }
 
 /// Checks `key=value` words as `__export_props` does.
-fn parse_props(words: &[String]) -> Result<BTreeMap<String, String>, Reply> {
+pub(crate) fn parse_props(words: &[String]) -> Result<BTreeMap<String, String>, Reply> {
     let mut props = BTreeMap::new();
+    if version::model().legacy_release() {
+        // 1.7.x exports every `k=v` word and checks none: what is not one
+        // of its properties is silently not stored (lib/ioc-common@6189eac:4-17).
+        for word in words {
+            if let Some((key, value)) = word.split_once('=')
+                && host::legacy_names().any(|known| known == key)
+            {
+                props.insert(key.to_owned(), value.to_owned());
+            }
+        }
+        return Ok(props);
+    }
     for word in words {
         let Some((key, value)) = word.split_once('=') else {
             return Err(error(format!("invalid switch {word}")));
@@ -405,7 +524,7 @@ fn parse_props(words: &[String]) -> Result<BTreeMap<String, String>, Reply> {
 
 /// The tag for a new jail: the one asked for (an older jail holding it is
 /// renamed to a date, with warnings), else the date.
-fn claim_tag(host: &mut Host, wanted: Option<String>, reply: &mut Reply) -> String {
+pub(crate) fn claim_tag(host: &mut Host, wanted: Option<String>, reply: &mut Reply) -> String {
     let wanted = wanted.filter(|tag| tag != "default");
     let Some(tag) = wanted else {
         return host::date_tag();
@@ -417,6 +536,16 @@ fn claim_tag(host: &mut Host, wanted: Option<String>, reply: &mut Reply) -> Stri
         .map(|(uuid, _)| uuid.clone());
     if let Some(uuid) = holder {
         let date = host::date_tag();
+        if version::model().legacy_release() {
+            // Every line on stdout (lib/ioc-common@6189eac:315-319).
+            reply.out.push_str(&format!(
+                " \n  WARNING: Replacing tag {tag}!\n  Renaming {uuid}'s tag to {date}.\n \n"
+            ));
+            if let Some(jail) = host.jails.get_mut(&uuid) {
+                jail.props.insert("tag".into(), date);
+            }
+            return tag;
+        }
         reply.out.push_str(" \n");
         reply.err.push_str(&message(
             Level::Warning,
@@ -495,26 +624,18 @@ fn create(host: &mut Host, args: &[String]) -> Reply {
     reply
 }
 
-fn clone(host: &mut Host, args: &[String]) -> Reply {
-    let Some((name, words)) = args.split_first() else {
-        return error("missing UUID or TAG!");
-    };
-    if name.contains('=') {
-        return error("please specify UUID or TAG before any properties");
-    }
-    let source = match jail_or(host, name, format!("jail {name} not found!")) {
-        Ok(uuid) => uuid,
-        Err(reply) => return reply,
-    };
-    let given = match parse_props(words) {
-        Ok(props) => props,
-        Err(reply) => return reply,
-    };
+/// Adds a clone of `source` with the `given` properties (the source's,
+/// without its tag); the reply holds the tag warnings. Returns the new
+/// UUID and tag.
+pub(crate) fn add_clone(
+    host: &mut Host,
+    source: String,
+    mut given: BTreeMap<String, String>,
+) -> (Reply, String, String) {
     let mut props = host.jails[&source].props.clone();
     props.remove("tag");
     props.remove("last_started");
     props.remove("count");
-    let mut given = given;
     let wanted = given.remove("tag");
     props.extend(given);
     let template = props.remove("istemplate").as_deref() == Some("yes");
@@ -530,6 +651,25 @@ fn clone(host: &mut Host, args: &[String]) -> Reply {
     jail.template = template;
     jail.origin = Some(source);
     host.jails.insert(uuid.clone(), jail);
+    (reply, uuid, tag)
+}
+
+fn clone(host: &mut Host, args: &[String]) -> Reply {
+    let Some((name, words)) = args.split_first() else {
+        return error("missing UUID or TAG!");
+    };
+    if name.contains('=') {
+        return error("please specify UUID or TAG before any properties");
+    }
+    let source = match jail_or(host, name, format!("jail {name} not found!")) {
+        Ok(uuid) => uuid,
+        Err(reply) => return reply,
+    };
+    let given = match parse_props(words) {
+        Ok(props) => props,
+        Err(reply) => return reply,
+    };
+    let (mut reply, uuid, tag) = add_clone(host, source, given);
     let report = CreateReport {
         lines: vec![CreateLine::Created {
             how: Creation::Created,
@@ -593,6 +733,15 @@ fn destroy(host: &mut Host, args: &[String]) -> Reply {
     Reply::out(render::destroy(&DestroyReport { lines }, LEGACY))
 }
 
+/// getopts' complaint (lib/ioc-common@6189eac:129-131 capitalises it).
+fn invalid_exec_option() -> &'static str {
+    if version::model().legacy_release() {
+        "Invalid exec option: ?"
+    } else {
+        "invalid exec option: ?"
+    }
+}
+
 fn exec(host: &Host, args: &[String]) -> Reply {
     let mut user = "root".to_owned();
     let mut rest = args;
@@ -601,22 +750,40 @@ fn exec(host: &Host, args: &[String]) -> Reply {
         match flag.as_str() {
             "-u" | "-U" => {
                 let Some((value, tail)) = tail.split_first() else {
-                    return error("invalid exec option: ?");
+                    return error(invalid_exec_option());
                 };
                 user = value.clone();
                 rest = tail;
             }
-            other if other.starts_with('-') => return error("invalid exec option: ?"),
+            other if other.starts_with('-') => return error(invalid_exec_option()),
             _ => {
                 let _ = tail;
                 break;
             }
         }
     }
+    let release_line = version::model().legacy_release();
     let Some((name, argv)) = rest.split_first() else {
-        return error("missing UUID!");
+        // lib/ioc-common@6189eac:139-141
+        return error(if release_line {
+            "Missing UUID!"
+        } else {
+            "missing UUID!"
+        });
     };
-    let uuid = match jail_or(host, name, format!("{name} not found!")) {
+    let found = if release_line {
+        // lib/ioc-common@6189eac:155-165
+        legacy17::jail(
+            host,
+            Some(name),
+            "Missing UUID!",
+            |name| format!("{name} not found."),
+            "multiple matching UUIDs!",
+        )
+    } else {
+        jail_or(host, name, format!("{name} not found!"))
+    };
+    let uuid = match found {
         Ok(uuid) => uuid,
         Err(reply) => return reply,
     };
@@ -702,12 +869,25 @@ fn clean(host: &mut Host, args: &[String]) -> Reply {
 fn activate(host: &mut Host, args: &[String]) -> Reply {
     let Some(pool) = args.first() else {
         let preamble = find_pool(host);
+        if preamble.code != 0 {
+            return preamble;
+        }
         return Reply::out(render::pool(host.pool(), LEGACY)).after(preamble);
     };
     if !host.pools.contains(pool) {
         return Reply::err(format!("cannot open '{pool}': no such pool\n"), 1);
     }
-    // The fake keeps one marked pool, as LH does; L16 would mark several.
+    // Unversioned, the fake keeps one marked pool, as LH does. L16 and
+    // 1.7.x only run `zpool set comment=iocage POOL` (lib/ioc-zfs@3ffbc87:5-17,
+    // @6189eac:4-17): the old pool stays marked too.
+    if version::model().versioned()
+        && let Some(old) = host.active_pool.clone()
+        && old != *pool
+        && !host.also_marked.contains(&old)
+    {
+        host.also_marked.push(old);
+    }
+    host.also_marked.retain(|marked| marked != pool);
     host.active_pool = Some(pool.clone());
     Reply::default()
 }
@@ -719,8 +899,14 @@ fn deactivate(host: &mut Host, args: &[String]) -> Reply {
     if !host.pools.contains(pool) {
         return Reply::err(format!("cannot open '{pool}': no such pool\n"), 1);
     }
+    // `zpool set comment=inherit POOL` (lib/ioc-zfs@3ffbc87:19-28).
+    host.also_marked.retain(|marked| marked != pool);
     if host.active_pool.as_ref() == Some(pool) {
-        host.active_pool = None;
+        host.active_pool = if host.also_marked.is_empty() {
+            None
+        } else {
+            Some(host.also_marked.remove(0))
+        };
     }
     Reply::default()
 }

@@ -11,6 +11,17 @@
 //!   change); without it, `fake-iocage-state.json` beside the path the
 //!   program was run by (e.g. a link named `iocage` in a temporary directory).
 //! * `FAKE_IOCAGE_FLAVOUR`: `legacy` (default) or `python`.
+//! * `FAKE_IOCAGE_VERSION`: behave as that iocage release (`develop`,
+//!   `1.7.4`...`1.7.6`, `0.9.x`, `1.0`...`1.13`; see `version.rs` for the
+//!   groups and the sources each follows). Unset, the fake keeps its
+//!   historical model of the flavour.
+//! * `FAKE_IOCAGE_NETWORK`: `offline` makes Python's network commands
+//!   (`list -R`, `list -PR`) fail as they do without a route, `blackhole`
+//!   makes them hang until killed (requests without a timeout). Unset, the
+//!   fake's download server answers.
+//! * `FAKE_IOCAGE_CLOCK`: seconds since the epoch; every invocation then
+//!   takes that as the time (date tags, `last_started`), as commands run
+//!   within one second do.
 //! * `FAKE_IOCAGE_LOG`: if set, every invocation appends its argv there, one
 //!   line (shell-quoted); `FAKE_IOCAGE_PIDS` likewise gets its process id.
 //! * `FAKE_IOCAGE_FAULT`: `hang` (sleeps until killed, with a child process
@@ -22,7 +33,9 @@
 
 mod host;
 mod legacy;
+mod legacy17;
 mod python;
+mod version;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -89,11 +102,18 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     record("FAKE_IOCAGE_LOG", &shell_words::join(&args));
     record("FAKE_IOCAGE_PIDS", &std::process::id().to_string());
-    let flavour = match std::env::var("FAKE_IOCAGE_FLAVOUR").as_deref() {
-        Err(_) | Ok("legacy") => Flavour::Legacy,
-        Ok("python") => Flavour::Python,
-        Ok(other) => {
-            eprintln!("fake-iocage: FAKE_IOCAGE_FLAVOUR={other:?}: use legacy or python");
+    let chosen = version::from_env(
+        std::env::var("FAKE_IOCAGE_VERSION").ok().as_deref(),
+        std::env::var("FAKE_IOCAGE_FLAVOUR").ok().as_deref(),
+    );
+    let flavour = match chosen {
+        Ok(chosen) => {
+            let flavour = chosen.model.flavour();
+            version::set(chosen);
+            flavour
+        }
+        Err(error) => {
+            eprintln!("fake-iocage: {error}");
             return ExitCode::from(64);
         }
     };
@@ -210,10 +230,18 @@ fn state_beside_program() -> Option<PathBuf> {
 
 fn respond(args: &[String], flavour: Flavour) -> Result<Reply, String> {
     if args.first().map(String::as_str) == Some("--version") {
-        return Ok(Reply::out(match flavour {
-            Flavour::Legacy => "iocage DEVELOP (2016-02-10)\n",
-            Flavour::Python => "Version\t1.2\n",
-        }));
+        return Ok(Reply::out(version::current().banner.clone()));
+    }
+    if version::model() == version::Model::Python09 {
+        return Err(format!(
+            "Python iocage 0.9.x is modelled for --version only ({})",
+            version::current().banner.trim_end()
+        ));
+    }
+    if flavour == Flavour::Python
+        && let Some(reply) = python::before_lock(args)
+    {
+        return Ok(reply);
     }
     let state = std::env::var_os("FAKE_IOCAGE_STATE")
         .map(PathBuf::from)

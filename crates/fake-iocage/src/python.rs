@@ -14,11 +14,73 @@ use iocage_cli::{
 use crate::Reply;
 use crate::host::{self, Host, Jail};
 use crate::legacy::bare_addresses;
+use crate::version::{self, Model};
 
 const PYTHON: Flavour = Flavour::Python;
 
+/// An EXCEPTION-level message: the text on stderr, exit 1. On 1.0 and 1.1
+/// `logit` raises it instead when stdout is not a terminal
+/// (iocage_lib/ioc_common.py@8fc88756:65-66, @3e0c61ad:69-70), so Python
+/// prints a traceback whose last line is `RuntimeError: <text>`.
 fn error(text: impl Into<String>) -> Reply {
+    if version::model() == Model::Python10 {
+        return traceback("RuntimeError", &text.into());
+    }
     Reply::error(text, PYTHON)
+}
+
+/// An uncaught Python exception: a traceback on stderr, exit 1. Only the
+/// entry point's frame is shown; the real one lists every frame down to
+/// the raise, and its last line is the same.
+fn traceback(class: &str, text: &str) -> Reply {
+    Reply::err(
+        format!(
+            "Traceback (most recent call last):\n  File \"/usr/local/bin/iocage\", line 10, in <module>\n    sys.exit(cli())\n{class}: {text}\n"
+        ),
+        1,
+    )
+}
+
+/// `list -R` / `list -PR` under `FAKE_IOCAGE_NETWORK`, before the state is
+/// locked: the real program holds no lock while it waits on the network, so
+/// a hang here must not stop other invocations.
+pub(crate) fn before_lock(args: &[String]) -> Option<Reply> {
+    if args.first().map(String::as_str) != Some("list") {
+        return None;
+    }
+    let short = |c: char| {
+        args[1..]
+            .iter()
+            .any(|arg| arg.starts_with('-') && !arg.starts_with("--") && arg.contains(c))
+    };
+    if !short('R') {
+        return None;
+    }
+    network(if short('P') {
+        "github.com"
+    } else {
+        "www.freebsd.org"
+    })
+}
+
+/// `FAKE_IOCAGE_NETWORK`: what a command that goes to the network meets.
+/// `list -R` scrapes www.freebsd.org with `requests.get` and no timeout
+/// (iocage_lib/ioc_fetch.py@c3198327:108-112, 395); `list -PR` pulls the
+/// plugin index with git first (iocage_lib/ioc_plugin.py@c3198327:860).
+fn network(url: &str) -> Option<Reply> {
+    match std::env::var("FAKE_IOCAGE_NETWORK").as_deref() {
+        Ok("offline") => Some(traceback(
+            "requests.exceptions.ConnectionError",
+            &format!(
+                "HTTPSConnectionPool(host='{url}', port=443): Max retries exceeded with url: / (Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object at 0x80a8c1f28>: Failed to establish a new connection: [Errno 8] hostname nor servname provided, or not known'))"
+            ),
+        )),
+        Ok("blackhole") => loop {
+            // A connect that is never answered: no timeout is set.
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        },
+        _ => None,
+    }
 }
 
 /// A Click usage error: exit status 2.
@@ -236,7 +298,9 @@ fn list(host: &Host, args: &[String]) -> Reply {
             .iter()
             .map(|(name, eol)| RemoteRelease {
                 name: (*name).into(),
-                eol: *eol,
+                // 1.x prints bare names, never "(EOL)" (iocage_cli/list.py@c3198327:91-92,
+                // iocage_lib/ioc_fetch.py@c3198327:436); the unversioned fake keeps it.
+                eol: *eol && !version::model().versioned(),
             })
             .collect();
         return Reply::out(render::remote_releases(&releases, false));
@@ -265,7 +329,51 @@ fn list(host: &Host, args: &[String]) -> Reply {
         jails,
         foreign: Vec::new(),
     };
-    Reply::out(render::list(&list, PYTHON))
+    let table = render::list(&list, PYTHON);
+    if matches!(version::model(), Model::Python10 | Model::Python12) {
+        return Reply::out(dash_jids(&table));
+    }
+    Reply::out(table)
+}
+
+/// Up to 1.2 a down jail's JID is `-` (iocage_lib/ioc_list.py@c3198327:224,
+/// 523-532); from 1.2.1 it is `None` (@3d3e8c51:282), which the renderer
+/// prints. Replaces the cells and narrows the column as texttable sizes it.
+fn dash_jids(table: &str) -> String {
+    let lines: Vec<&str> = table.lines().collect();
+    let Some(end) = lines
+        .first()
+        .and_then(|border| border[1..].find('+'))
+        .map(|at| at + 1)
+    else {
+        return table.to_owned();
+    };
+    let cell = |line: &str| line.get(1..end).map(str::trim).unwrap_or("").to_owned();
+    let widest = lines
+        .iter()
+        .filter(|line| line.starts_with('|'))
+        .map(|line| {
+            if cell(line) == "None" {
+                1
+            } else {
+                cell(line).len()
+            }
+        })
+        .max()
+        .unwrap_or(0);
+    let cut = (end - 3).saturating_sub(widest);
+    let mut out = String::new();
+    for line in lines {
+        let line = if line.starts_with('|') && cell(line) == "None" {
+            line.replacen("| None ", "| -    ", 1)
+        } else {
+            line.to_owned()
+        };
+        out.push_str(&line[..end - cut]);
+        out.push_str(&line[end..]);
+        out.push('\n');
+    }
+    out
 }
 
 fn df(host: &Host) -> Reply {
@@ -313,7 +421,10 @@ fn get(host: &Host, args: &[String]) -> Reply {
         };
         let mut rows = Vec::new();
         for (name, jail) in &host.jails {
-            let Some(value) = host::python_value(name, jail, prop) else {
+            // 1.x answers `state` for every jail (iocage_lib/iocage.py@c3198327:1306-1313).
+            let state = (prop == "state" && version::model().versioned())
+                .then(|| if jail.running { "up" } else { "down" }.to_owned());
+            let Some(value) = state.or_else(|| host::python_value(name, jail, prop)) else {
                 return error(format!("{prop} is not a valid property!"));
             };
             rows.push(RecursiveRow {
@@ -404,6 +515,10 @@ fn start(host: &mut Host, args: &[String]) -> Reply {
         ));
     }
     if jail.running {
+        // An EXCEPTION (iocage_lib/ioc_start.py@8fc88756:87-94).
+        if version::model() == Model::Python10 {
+            return error(format!("{name} is already running!"));
+        }
         let already = StartStopReport {
             lines: vec![StartStopLine::Already {
                 name,
@@ -511,6 +626,20 @@ fn parse_props(words: &[String]) -> Result<BTreeMap<String, String>, Reply> {
     Ok(props)
 }
 
+/// A true `template=` among a create's or clone's properties makes the jail
+/// a template (iocage_lib/ioc_create.py@8fc8875:377-382 `value == "yes"`;
+/// @c319832:382 and @6f6f4eb:385-400 any `check_truthy` value,
+/// ioc_common.py@6f6f4eb:945-958).
+fn template_prop(props: &BTreeMap<String, String>) -> bool {
+    props.get("template").is_some_and(|value| {
+        if version::model() == Model::Python10 {
+            value == "yes"
+        } else {
+            ["1", "on", "yes", "true"].contains(&value.to_ascii_lowercase().as_str())
+        }
+    })
+}
+
 fn create(host: &mut Host, args: &[String]) -> Reply {
     let parsed = match parse("create", args, "esbBTC", "rtncup", false) {
         Ok(parsed) => parsed,
@@ -543,7 +672,9 @@ fn create(host: &mut Host, args: &[String]) -> Reply {
     if let Err(reply) = check_name(host, &name) {
         return reply;
     }
-    host.jails.insert(name.clone(), Jail::new(props));
+    let mut jail = Jail::new(props);
+    jail.template = template_prop(&jail.props);
+    host.jails.insert(name.clone(), jail);
     let report = CreateReport {
         lines: vec![CreateLine::Created {
             how: Creation::Created,
@@ -588,6 +719,7 @@ fn clone(host: &mut Host, args: &[String]) -> Reply {
     props.remove("last_started");
     props.extend(given);
     let mut jail = Jail::new(props);
+    jail.template = template_prop(&jail.props);
     jail.origin = Some(source);
     host.jails.insert(name.clone(), jail);
     let report = CreateReport {
@@ -621,9 +753,56 @@ fn destroy(host: &mut Host, args: &[String]) -> Reply {
         }
     }
     if let Some((child, _)) = host.dependent(&name) {
-        return error(format!(
-            "\n{name} has dependent jails (who may also have dependents), use --recursive to destroy: {child}"
-        ));
+        // Without -f or -R, `child_test` refuses a jail whose root has
+        // snapshots (its clones' origins) on every 1.x
+        // (iocage_cli/destroy.py@8fc88756:35-88, @6f6f4eb:36-89: `if not
+        // force and not recursive: ... exit(1)`); the version differences
+        // below are those of `-f`/`-R`, which skip it.
+        let checked = !parsed.flags.contains(&'f') && !parsed.flags.contains(&'R');
+        match version::model() {
+            _ if checked => {
+                return error(format!(
+                    "\n{name} has dependent jails (who may also have dependents), use --recursive to destroy: {child}"
+                ));
+            }
+            Model::Default(_) => {
+                return error(format!(
+                    "\n{name} has dependent jails (who may also have dependents), use --recursive to destroy: {child}"
+                ));
+            }
+            // 1.0 skips the dependents check under `-f` (iocage_cli/destroy.py@8fc88756:73-87)
+            // and libzfs refuses to delete a dataset with clones
+            // (iocage_lib/ioc_destroy.py@8fc88756:169-183).
+            Model::Python10 if version::current().banner.contains("1.0") => {
+                return traceback(
+                    "libzfs.ZFSException",
+                    &format!(
+                        "cannot destroy '{}/iocage/jails/{name}': filesystem has dependent clones",
+                        host.pool()
+                    ),
+                );
+            }
+            // 1.1 and later destroy with `zfs destroy -r -Rf`
+            // (iocage_lib/ioc_destroy.py@3e0c61ad:188-190, ioc_json.py@3e0c61ad:342-354;
+            // @c3198327:155-157, 602-610): the clones go too, silently.
+            _ => {
+                let mut doomed = vec![name.clone()];
+                while let Some(clone) = host
+                    .jails
+                    .iter()
+                    .find(|(key, jail)| {
+                        !doomed.contains(key)
+                            && jail.origin.as_ref().is_some_and(|o| doomed.contains(o))
+                    })
+                    .map(|(key, _)| key.clone())
+                {
+                    doomed.push(clone);
+                }
+                for clone in &doomed[1..] {
+                    host.jails.remove(clone);
+                }
+            }
+        }
     }
     let mut lines = Vec::new();
     if host.jails[&name].running {
@@ -653,11 +832,6 @@ fn exec(host: &Host, args: &[String]) -> Reply {
             "{name} is not running! Please supply --force (-f) or start the jail"
         ));
     }
-    // A single word is run with /bin/sh -c, so it may hold a whole command.
-    let argv: Vec<String> = match command {
-        [one] => one.split_whitespace().map(str::to_owned).collect(),
-        _ => command.to_vec(),
-    };
     let user = parsed
         .values
         .get(&'U')
@@ -665,16 +839,36 @@ fn exec(host: &Host, args: &[String]) -> Reply {
         .unwrap_or_else(|| "root".to_owned());
     let hostname = host::python_value(&name, jail, "host_hostname").unwrap_or_default();
     let release = host::python_value(&name, jail, "release").unwrap_or_default();
-    let ran = host::jexec(&hostname, &release, &user, &argv);
-    let mut reply = Reply {
-        out: ran.out,
-        err: ran.err,
-        code: 0,
+    let versioned = version::model().versioned();
+    // A single word is run with `/bin/sh -c` (iocage_cli/exec.py@c3198327:48-49,
+    // iocage/cli/exec.py@67cf40f2), so it may hold a whole command line.
+    let (shown, commands): (Vec<String>, Vec<Vec<String>>) = match command {
+        [one] if versioned => {
+            let shown = vec!["/bin/sh".to_owned(), "-c".to_owned(), one.clone()];
+            (shown, sh_c(one))
+        }
+        [one] => (
+            command.to_vec(),
+            vec![one.split_whitespace().map(str::to_owned).collect()],
+        ),
+        _ => (command.to_vec(), vec![command.to_vec()]),
     };
-    if ran.status != 0 {
-        reply
-            .err
-            .push_str(&format!("Command: {} failed!\n", command.join(" ")));
+    let mut reply = Reply::default();
+    let mut status = 0;
+    for argv in &commands {
+        let ran = host::jexec(&hostname, &release, &user, argv);
+        reply.out.push_str(&ran.out);
+        reply.err.push_str(&ran.err);
+        status = ran.status;
+    }
+    if status != 0 {
+        // `Command: ... failed!`, the command as rewritten (iocage_lib/ioc_exec.py@c3198327:306-317).
+        let text = format!("Command: {} failed!", shown.join(" "));
+        if version::model() == Model::Python10 {
+            return traceback("RuntimeError", &text).after(reply);
+        }
+        reply.err.push_str(&text);
+        reply.err.push('\n');
         reply.code = 1;
     }
     reply
@@ -801,4 +995,73 @@ fn activate(host: &mut Host, args: &[String]) -> Reply {
         },
         PYTHON,
     ))
+}
+
+/// What `sh -c LINE` runs, for the few built-ins the fake jail has: words
+/// as sh splits and unquotes them, commands separated by unquoted `;`.
+fn sh_c(line: &str) -> Vec<Vec<String>> {
+    let mut commands = vec![Vec::new()];
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('"'), '\\') => word.extend(chars.next()),
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, '\\') => {
+                word.extend(chars.next());
+                in_word = true;
+            }
+            (None, ';' | ' ' | '\t' | '\n') => {
+                if in_word {
+                    commands
+                        .last_mut()
+                        .expect("one")
+                        .push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+                if c == ';' {
+                    commands.push(Vec::new());
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        commands.last_mut().expect("one").push(word);
+    }
+    commands.retain(|command| !command.is_empty());
+    commands
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sh_c;
+
+    #[test]
+    fn sh_c_splits_commands_and_unquotes_words() {
+        let words = |list: &[&[&str]]| -> Vec<Vec<String>> {
+            list.iter()
+                .map(|command| command.iter().map(|w| (*w).to_owned()).collect())
+                .collect()
+        };
+        assert_eq!(
+            sh_c("echo a; echo b"),
+            words(&[&["echo", "a"], &["echo", "b"]])
+        );
+        assert_eq!(
+            sh_c("echo 'a; b' \"c\\\"d\""),
+            words(&[&["echo", "a; b", "c\"d"]])
+        );
+        assert_eq!(sh_c("  hostname  "), words(&[&["hostname"]]));
+    }
 }

@@ -259,6 +259,14 @@ pub(crate) fn render_destroy(report: &DestroyReport, flavour: Flavour) -> String
 }
 
 fn python_activated(input: &str) -> IResult<&str, &str> {
+    // Python 0.9.1-0.9.6 print `tank successfully activated.`
+    // (iocage/cli/activate.py@4425ae4:20, @57d306c:32); later ones quote it.
+    if let Some(pool) = input
+        .strip_suffix(" successfully activated.")
+        .filter(|pool| !pool.is_empty() && !pool.contains(char::is_whitespace))
+    {
+        return Ok(("", pool));
+    }
     let (input, _) = tag("ZFS pool '").parse(input)?;
     let (_, pool) = all_consuming(rest).parse(input)?;
     let pool = pool

@@ -365,6 +365,20 @@ impl Iocage {
                 }
             }
         }
+        // v1.7.4's list has no IP column (lib/ioc-info@7ba6e4e:116-150;
+        // 1.7.5 added it, and all three print `iocage 1.7.4`): the address
+        // is asked for jail by jail.
+        if self.line == Line::Release17 {
+            for jail in &mut list.value.jails {
+                if jail.ip4.is_none() {
+                    let args = ["get", "ip4_addr", jail.name.as_str()];
+                    let out = self.checked(&args).await?;
+                    let ip4 = parsed(&out, crate::parse_get_value(&out.stdout))?;
+                    list.messages.extend(ip4.messages);
+                    jail.ip4 = Some(ip4.value);
+                }
+            }
+        }
         Ok(list)
     }
 
@@ -540,6 +554,19 @@ impl Iocage {
         if self.failed(&out) {
             return Err(iocage_error(&args, &out));
         }
+        // 1.7.x returns from `start` of a template silently, exit 0
+        // (lib/ioc-rc@6189eac:61-63): nothing started.
+        if self.line == Line::Release17
+            && verb == "start"
+            && out.stdout.trim().is_empty()
+            && out.stderr.trim().is_empty()
+            && self.get("template", jail).await?.value == "yes"
+        {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("{jail} is a template jail: iocage does not start templates"),
+            ));
+        }
         let report = parsed(&out, crate::parse_start_stop(&out.stdout))?;
         let lines: Vec<String> = report.value.lines.iter().map(status_line).collect();
         let begun = report
@@ -592,6 +619,7 @@ impl Iocage {
     /// jail, `count=` is Python's `-c`); `empty` is `-e`. Python needs
     /// `release=` unless `empty`.
     pub async fn create(&self, props: &[(String, String)], empty: bool) -> Result<Created> {
+        let props = &self.own_names(props);
         let asked_tag = value_of(props, "tag");
         let mut args = vec!["create".to_owned()];
         match self.line {
@@ -623,7 +651,9 @@ impl Iocage {
         if self.line == Line::Release17 && !empty {
             // 1.7.x prints nothing on success (lib/ioc-zfs@6189eac:148-246;
             // only `-e` echoes the UUID, :214-216): the listing tells.
-            return self.made_by(&args, asked_tag).await;
+            return self
+                .made_by(&args, asked_tag, value_of(props, "template") == Some("yes"))
+                .await;
         }
         let out = self.checked(&args).await?;
         let report = parsed(&out, crate::parse_create(&out.stdout))?;
@@ -642,6 +672,7 @@ impl Iocage {
 
     /// Clones a jail, with the properties that should differ.
     pub async fn clone_jail(&self, jail: &str, props: &[(String, String)]) -> Result<Created> {
+        let props = &self.own_names(props);
         let mut args = vec!["clone".to_owned(), jail.to_owned()];
         match self.line {
             Line::Develop | Line::Release17 => {
@@ -651,7 +682,8 @@ impl Iocage {
         }
         if self.line == Line::Release17 {
             // 1.7.x prints nothing on success (lib/ioc-zfs@6189eac:249-305).
-            return self.made_by(&args, value_of(props, "tag")).await;
+            let template = value_of(props, "template") == Some("yes");
+            return self.made_by(&args, value_of(props, "tag"), template).await;
         }
         let out = self.checked(&args).await?;
         let report = parsed(&out, crate::parse_create(&out.stdout))?;
@@ -666,14 +698,33 @@ impl Iocage {
         Ok(report.map(|_| Created { name, tag }))
     }
 
+    /// `props` with the documented (legacy develop) `istemplate` under the
+    /// name this version has: `template` in 1.7.x
+    /// (lib/ioc-globals@6189eac:104), which drops a word it does not know
+    /// silently, and in Python, which refuses it (`istemplate is not a
+    /// valid property!`).
+    fn own_names(&self, props: &[(String, String)]) -> Vec<(String, String)> {
+        props
+            .iter()
+            .map(|(key, value)| match (self.line, key.as_str()) {
+                (Line::Release17 | Line::Python, "istemplate") => {
+                    ("template".into(), value.clone())
+                }
+                _ => (key.clone(), value.clone()),
+            })
+            .collect()
+    }
+
     /// Runs a create or clone that prints nothing on success (legacy
     /// 1.7.x), and finds the jail it made in the listings before and after:
     /// the one new jail (with `tag`, if one was asked). Never a failure for
     /// a jail that now exists, never a success for one that does not.
-    async fn made_by(&self, args: &[String], tag: Option<&str>) -> Result<Created> {
-        let before = self.list(false).await?;
+    /// A `template` made is looked for among the templates (`list -t`,
+    /// which lists exactly the `template=yes` ones, lib/ioc-info@6189eac:140-150).
+    async fn made_by(&self, args: &[String], tag: Option<&str>, template: bool) -> Result<Created> {
+        let before = self.list(template).await?;
         let out = self.run(args).await?;
-        let after = self.list(false).await?;
+        let after = self.list(template).await?;
         let new: Vec<&crate::Jail> = after
             .value
             .jails
@@ -814,7 +865,18 @@ impl Iocage {
                     && out.stderr.trim().is_empty()
                     && legacy_17_exec_error(&out.stdout, jail);
                 if (jexec && !out.success()) || has_error_line(&out.stderr) || own_17 {
-                    return Err(iocage_error(&args, &out));
+                    let mut error = iocage_error(&args, &out);
+                    // iocage found the jail, so jexec's `jail "ioc-U" not
+                    // found` means it is down (legacy runs jexec without
+                    // checking, lib/ioc-common@3ffbc87 `__exec`).
+                    let down = out.stderr.lines().any(|line| {
+                        line.starts_with("jexec: jail \"") && line.ends_with(" not found")
+                    });
+                    if down && error.kind == ErrorKind::Conflict {
+                        error.text =
+                            format!("{}: {jail} is not running; start it first", error.text);
+                    }
+                    return Err(error);
                 }
                 let status = match out.exit {
                     ExitKind::Code(code) => code,
@@ -829,11 +891,28 @@ impl Iocage {
                 // Python does not pass the command's status on: it prints
                 // `Command: ... failed!` and exits 1
                 // (iocage_lib/ioc_exec.py@c3198327:306-317).
-                let is_report = |line: &String| {
+                let is_report = |line: &str| {
                     line.starts_with("Command: ") && line.trim_end().ends_with(" failed!")
                 };
-                if lines.last().is_some_and(is_report) {
+                if lines.last().is_some_and(|line| is_report(line)) {
                     lines.pop();
+                    return Ok(Parsed::new(Executed { status: 1, lines }));
+                }
+                // 1.0 and 1.1 raise that report as an exception when stdout
+                // is not a terminal, which it never is here
+                // (iocage_lib/ioc_common.py@8fc8875:65-66): the traceback,
+                // on stderr after the command's output, ends with it.
+                let traceback = out
+                    .stderr
+                    .lines()
+                    .position(|line| line.trim() == "Traceback (most recent call last):");
+                let raised = out.stderr.lines().last().and_then(|line| {
+                    line.trim()
+                        .strip_prefix("RuntimeError: ")
+                        .filter(|rest| is_report(rest))
+                });
+                if let (Some(at), Some(_)) = (traceback, raised) {
+                    lines.truncate(out.stdout.lines().count() + at);
                     return Ok(Parsed::new(Executed { status: 1, lines }));
                 }
                 Err(iocage_error(&args, &out))
@@ -932,13 +1011,19 @@ impl Iocage {
         if check.success() {
             return Ok(done);
         }
-        let others = marked_pools(&check.stderr)
+        // L16 prints the warning on stderr (lib/ioc-info@3ffbc87:338-350),
+        // 1.7.x on stdout (lib/ioc-info@6189eac:214-228).
+        let warning = match self.line {
+            Line::Release17 => &check.stdout,
+            _ => &check.stderr,
+        };
+        let others = marked_pools(warning)
             .into_iter()
             .filter(|marked| marked != pool)
             .collect::<Vec<_>>();
         if others.is_empty() {
             // The pool was activated (exit 0); what the check said is kept.
-            done.messages.extend(parse_messages(&check.stderr));
+            done.messages.extend(parse_messages(warning));
             return Ok(done);
         }
         for other in &others {
@@ -1026,10 +1111,10 @@ impl Iocage {
 /// The pools legacy's multi-pool warning lists, between `**** POOLS ****`
 /// and `***************`, one `name<TAB>iocage` line each
 /// (lib/ioc-info@3ffbc87:337-348).
-fn marked_pools(stderr: &str) -> Vec<String> {
+fn marked_pools(warning: &str) -> Vec<String> {
     let mut pools = Vec::new();
     let mut inside = false;
-    for line in stderr.lines() {
+    for line in warning.lines() {
         let line = line.trim();
         if line == "**** POOLS ****" {
             inside = true;

@@ -78,7 +78,14 @@ fn step(rest: &str) -> StartStopLine {
     // legacy prints `  + Removing jail processFAILED` with no space at all
     // (the prefix is 25 characters, FAILED 6), so the status is matched as a
     // bare suffix.
-    let (step, status) = if let Some(step) = trimmed.strip_suffix("FAILED") {
+    //
+    // Python 1.x ends a failed jail removal with a colon, jail(8)'s errors
+    // on the lines after it: `  + Removing jail process FAILED:`
+    // (iocage_lib/ioc_stop.py@c3198327:338, @6f6f4eb:351).
+    let (step, status) = if let Some(step) = trimmed
+        .strip_suffix("FAILED")
+        .or_else(|| trimmed.strip_suffix("FAILED:"))
+    {
         (step.trim_end(), Some(StepStatus::Failed))
     } else if let Some(step) = trimmed.strip_suffix(" OK") {
         (step.trim_end(), Some(StepStatus::Ok))

@@ -9,7 +9,8 @@
 //!   v1.7.4, v1.7.5 and v1.7.6 (`iocage`@6189eac:33);
 //! - Python 0.9.x: `Version\t0.9.1 2017/01/18`, `Version\t0.9.8.1 05/23/2017`,
 //!   `Version\t0.9.10 2017/12/22` (iocage/main.py@4425ae41:19, @822d006f:36,
-//!   @67cf40f2:66);
+//!   @67cf40f2:66); 0.9.9 and 0.9.9.1 without the word: `0.9.9 07/28/2017`
+//!   (iocage/main.py@464e338:100-101);
 //! - Python 1.0, 1.1: `Version\t1.0 RELEASE 2018/12`, `Version\t1.1 RELEASE
 //!   2019/01` (iocage_cli/__init__.py@8fc88756:66, @3e0c61ad:66); pre-releases
 //!   say `Version 1.0 ALPHA`;
@@ -133,8 +134,7 @@ impl fmt::Display for IocageVersion {
     }
 }
 
-const VERSION: &str =
-    "'iocage DEVELOP (DATE)', 'iocage 1.7.4 (DATE)' or 'Version<TAB>N.N...' (iocage --version)";
+const VERSION: &str = "'iocage DEVELOP (DATE)', 'iocage 1.7.4 (DATE)', 'Version<TAB>N.N...' or '0.9.9 MM/DD/YYYY' (iocage --version)";
 
 fn legacy(line: &str) -> Option<IocageVersion> {
     let rest = line.strip_prefix("iocage ")?;
@@ -168,13 +168,39 @@ fn python(line: &str) -> Option<IocageVersion> {
     })
 }
 
+/// Python 0.9.9 and 0.9.9.1 print the version without `Version`:
+/// `0.9.9 07/28/2017`, `0.9.9.1 08/01/2017` (click's `version_option` with
+/// `message="%(version)s"`, iocage/main.py@464e338:100-101, @72c5799:100-101).
+/// Only exactly that shape, a 0.9 number and a `MM/DD/YYYY` date, is read.
+fn python_bare(line: &str) -> Option<IocageVersion> {
+    let (word, date) = line.split_once(' ')?;
+    let number = numbers(word)?;
+    let date_shaped = date.len() == 10
+        && date.char_indices().all(|(i, c)| {
+            if i == 2 || i == 5 {
+                c == '/'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    (number.starts_with(&[0, 9]) && date_shaped).then(|| IocageVersion::Python {
+        number,
+        text: line.to_owned(),
+    })
+}
+
 /// Parses what `iocage --version` printed: the first line that names a
 /// version; lines before it are messages.
 pub fn parse_version(input: &str) -> Result<Parsed<IocageVersion>, ParseError> {
     let input = clean_output(input);
     let mut it = lines(&input);
     let mut outside = Outside::default();
-    let read = |text: &str| legacy(text.trim()).or_else(|| python(text.trim()));
+    let read = |text: &str| {
+        let text = text.trim();
+        legacy(text)
+            .or_else(|| python(text))
+            .or_else(|| python_bare(text))
+    };
     let first = outside
         .until(&mut it, |text| read(text).is_some())
         .ok_or_else(|| outside.missing(VERSION))?;
@@ -234,6 +260,19 @@ mod tests {
             Python,
             false,
         );
+        // 0.9.9 and 0.9.9.1 say no `Version` (iocage/main.py@464e338:100).
+        check(
+            "0.9.9 07/28/2017\n",
+            "Python iocage 0.9.9 07/28/2017",
+            Python,
+            false,
+        );
+        check(
+            "0.9.9.1 08/01/2017\n",
+            "Python iocage 0.9.9.1 08/01/2017",
+            Python,
+            false,
+        );
         check(
             "Version\t0.9.10 2017/12/22\n",
             "Python iocage 0.9.10 2017/12/22",
@@ -279,6 +318,9 @@ mod tests {
         );
         assert!(parse_version("").is_err());
         assert!(parse_version("iocage 1.x (today)\n").is_err());
+        // The bare shape is 0.9.9's alone.
+        assert!(parse_version("1.2 07/28/2017\n").is_err());
+        assert!(parse_version("0.9.9 yesterday\n").is_err());
     }
 
     #[test]

@@ -104,13 +104,13 @@ clean) # lib/ioc-cmd@6189eac:26, lib/ioc-zfs@6189eac:30-96: -a|-r|-j only, alway
             echo "  Cleaning TAGs at $pool/iocage/tags"; exit 0
         else echo "  Command not confirmed.  No action taken."; exit 1; fi;;
     esac;;
-activate) # lib/ioc-zfs@6189eac:5-17, __find_mypool lib/ioc-info@6189eac (as @3ffbc87:332-350)
+activate) # lib/ioc-zfs@6189eac:5-17; __find_mypool warns on stdout (lib/ioc-info@6189eac:214-228)
     [ -e "$S/pools" ] || printf 'tank iocage\ndata -\n' > "$S/pools"
     if [ -n "$2" ]; then sed -i "s/^$2 .*/$2 iocage/" "$S/pools"; exit 0; fi
     if [ "$(grep -c ' iocage$' "$S/pools")" -gt 1 ]; then
-        echo "" >&2; echo "  WARNING: You have more then one pool set for iocage use!" >&2; echo "" >&2
-        echo "**** POOLS ****" >&2; grep ' iocage$' "$S/pools" | tr ' ' '\t' >&2; echo "***************" >&2
-        echo "" >&2; echo "  Please run 'iocage deactivate' on one of them" >&2; echo "" >&2
+        echo ""; echo "  WARNING: You have more then one pool set for iocage use!"; echo ""
+        echo "**** POOLS ****"; grep ' iocage$' "$S/pools" | tr ' ' '\t'; echo "***************"
+        echo ""; echo "  Please run 'iocage deactivate' on one of them"; echo ""
         exit 1
     fi
     echo "pool: $(grep ' iocage$' "$S/pools" | cut -d' ' -f1)";;

@@ -3,6 +3,8 @@
 //! shorthand for sending a request given as its JSON `args`.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod sysadmd;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +21,8 @@ pub const FAKE: &str = env!("CARGO_BIN_EXE_fake-iocage");
 pub struct Fake {
     dir: tempfile::TempDir,
     pub flavour: Flavour,
+    /// `FAKE_IOCAGE_VERSION`, when the fake is to behave as one release.
+    pub version: Option<&'static str>,
 }
 
 impl Fake {
@@ -26,6 +30,15 @@ impl Fake {
         Fake {
             dir: tempfile::tempdir().expect("temporary directory"),
             flavour,
+            version: None,
+        }
+    }
+
+    /// A fake host behaving as iocage `version` (`FAKE_IOCAGE_VERSION`).
+    pub fn versioned(version: &'static str, flavour: Flavour) -> Fake {
+        Fake {
+            version: Some(version),
+            ..Fake::new(flavour)
         }
     }
 
@@ -47,12 +60,16 @@ impl Fake {
             Flavour::Legacy => "legacy",
             Flavour::Python => "python",
         };
-        Runner::new(FAKE)
+        let runner = Runner::new(FAKE)
             .timeout(Duration::from_secs(30))
             .env("FAKE_IOCAGE_STATE", self.dir.path().join("state.json"))
             .env("FAKE_IOCAGE_FLAVOUR", flavour)
             .env("FAKE_IOCAGE_LOG", self.log_path())
-            .env("FAKE_IOCAGE_PIDS", self.pids_path())
+            .env("FAKE_IOCAGE_PIDS", self.pids_path());
+        match self.version {
+            Some(version) => runner.env("FAKE_IOCAGE_VERSION", version),
+            None => runner,
+        }
     }
 
     /// A service over a CLI backend that detects the flavour itself.
