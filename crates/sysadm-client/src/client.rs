@@ -142,6 +142,10 @@ struct Shared {
     in_flight: Semaphore,
     events: broadcast::Sender<EventMessage>,
     subscribed: Mutex<BTreeSet<EventKind>>,
+    /// The `seq` of the last event received, when the server numbers its
+    /// events (it then keeps them, and a subscription renewed after a
+    /// reconnect resumes after this one).
+    last_seq: Mutex<Option<u64>>,
     /// Why the last connection attempt failed, to report to calls that waited for it.
     last_error: Mutex<Option<Error>>,
     /// How many times the client has connected (1 after [`Client::connect`]).
@@ -204,6 +208,7 @@ impl Client {
             next_id: AtomicU64::new(1),
             events: broadcast::channel(EVENT_BUFFER).0,
             subscribed: Mutex::new(BTreeSet::new()),
+            last_seq: Mutex::new(None),
             last_error: Mutex::new(None),
             connections: AtomicU64::new(0),
             closed,
@@ -290,8 +295,12 @@ impl Client {
     }
 
     /// Subscribes to `kinds` (all kinds when empty) and streams them. The
-    /// subscription is renewed after a reconnect; events the server sent
-    /// while the client was disconnected are not replayed (sysadmd keeps none).
+    /// subscription is renewed after a reconnect; when the server numbers
+    /// its events (`seq`, sysadmd's resumable events), it resumes after the
+    /// last one received, so the events sent while the client was
+    /// disconnected arrive too, each once (or a `resync_required` event when
+    /// the server no longer keeps them). Servers without `seq` are
+    /// subscribed afresh, and what happened meanwhile is not replayed.
     pub async fn events(&self, kinds: &[EventKind]) -> Result<EventStream> {
         let shared = &self.inner.shared;
         let kinds: BTreeSet<EventKind> = if kinds.is_empty() {
@@ -383,7 +392,7 @@ async fn open(shared: &Shared) -> Result<Socket> {
     let (name, args) = shared.credentials.login_request();
     let reply = tokio::time::timeout_at(
         deadline,
-        exchange(&mut socket, RPC_NAMESPACE, name, LOGIN_ID, args),
+        exchange(&mut socket, RPC_NAMESPACE, name, LOGIN_ID, args, shared),
     )
     .await
     .map_err(|_| timeout())??;
@@ -398,6 +407,11 @@ async fn open(shared: &Shared) -> Result<Socket> {
         .map(|kind| kind.as_str())
         .collect();
     if !kinds.is_empty() {
+        // Only a server that numbered its events accepts `since`.
+        let args = match *lock(&shared.last_seq) {
+            Some(since) => serde_json::json!({"types": kinds, "since": since}),
+            None => serde_json::json!(kinds),
+        };
         tokio::time::timeout_at(
             deadline,
             exchange(
@@ -405,7 +419,8 @@ async fn open(shared: &Shared) -> Result<Socket> {
                 EVENTS_NAMESPACE,
                 "subscribe",
                 RESUBSCRIBE_ID,
-                serde_json::json!(kinds),
+                args,
+                shared,
             ),
         )
         .await
@@ -422,6 +437,7 @@ async fn exchange(
     name: &str,
     id: &str,
     args: Value,
+    shared: &Shared,
 ) -> Result<Value> {
     let request = Request {
         namespace: namespace.to_owned(),
@@ -446,6 +462,8 @@ async fn exchange(
             ServerMessage::Error(error) if error.id.to_string() == id => {
                 return Err(Error::Server(error.args));
             }
+            // A resumed subscription's replay may come before its reply.
+            event @ ServerMessage::Event(_) => route(shared, event),
             _ => continue,
         }
     }
@@ -584,6 +602,10 @@ async fn run(shared: &Shared, socket: Socket, generation: u64, closed: &mut watc
 fn route(shared: &Shared, message: ServerMessage) {
     let (id, result) = match message {
         ServerMessage::Event(event) => {
+            if let Some(seq) = event.seq {
+                let mut last = lock(&shared.last_seq);
+                *last = Some(last.map_or(seq, |last| last.max(seq)));
+            }
             // No receiver is not an error: nobody asked for this stream any more.
             let _ = shared.events.send(event);
             return;

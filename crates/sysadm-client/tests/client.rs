@@ -421,3 +421,122 @@ async fn a_fleet_runs_one_call_on_every_server_and_reports_each_under_its_name()
     assert!(results[0].1.is_ok());
     assert!(results[1].1.is_err(), "{:?}", results[1]);
 }
+
+/// A TCP proxy to a daemon whose links the test can cut: while cut it
+/// closes every new connection at once, so a client behind it stays away.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let accept = tokio::spawn({
+            let (open, links) = (open.clone(), links.clone());
+            async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if !open.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let link = tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    links.lock().unwrap().push(link);
+                }
+            }
+        });
+        Proxy {
+            addr,
+            open,
+            links,
+            accept,
+        }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn mend(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+/// The next dispatcher event's (target, state), within 30 s.
+async fn next_job(events: &mut sysadm_client::EventStream) -> (String, JobState) {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .expect("an event in time")
+            .expect("stream open")
+            .unwrap();
+        if let Event::Dispatcher(job) = event {
+            return (job.target.unwrap_or_default(), job.state);
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_sent_while_the_client_was_away_arrive_after_the_reconnect_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::plaintext(dir.path());
+    let proxy = Proxy::start(daemon.addr).await;
+    let watcher = Client::connect(&format!("ws://{}/", proxy.addr), admin(), quick())
+        .await
+        .expect("the watcher connects through the proxy");
+    let actor = connect(&daemon).await;
+    let mut events = watcher.events(&[EventKind::Dispatcher]).await.unwrap();
+    actor.create_jail("tag=seen", false).await.unwrap();
+    assert_eq!(
+        next_job(&mut events).await,
+        ("tag=seen".into(), JobState::Running)
+    );
+    assert_eq!(
+        next_job(&mut events).await,
+        ("tag=seen".into(), JobState::Finished)
+    );
+
+    // The watcher's link drops, and stays down while a job runs.
+    proxy.cut();
+    actor.create_jail("tag=missed", false).await.unwrap();
+    proxy.mend();
+    // Resumed after the last event it had: the missed job's two events,
+    // then the live ones, none twice.
+    assert_eq!(
+        next_job(&mut events).await,
+        ("tag=missed".into(), JobState::Running)
+    );
+    assert_eq!(
+        next_job(&mut events).await,
+        ("tag=missed".into(), JobState::Finished)
+    );
+    actor.create_jail("tag=after", false).await.unwrap();
+    assert_eq!(
+        next_job(&mut events).await,
+        ("tag=after".into(), JobState::Running)
+    );
+    assert_eq!(
+        next_job(&mut events).await,
+        ("tag=after".into(), JobState::Finished)
+    );
+    assert!(watcher.connections() >= 2, "the watcher reconnected");
+}
