@@ -88,7 +88,11 @@ fn properties(
         &mut outside,
         expected,
         |line| {
-            let (_, (key, value)) = parse(line.text).ok().filter(|_| is_item(line.text))?;
+            // `is_item`, parsing the line once.
+            if legacy_message(line.text).is_some() {
+                return None;
+            }
+            let (_, (key, value)) = parse(line.text).ok()?;
             Some(Ok(Property {
                 key: key.to_owned(),
                 value: value.to_owned(),
