@@ -495,12 +495,17 @@ impl App {
                 };
                 // Every class this server answers beyond the always-present
                 // rpc/auth*, rpc/identify, rpc/query and events; the job list
-                // only reads, for every role.
-                let reply: QueryReply = [
+                // and the capabilities only read, for every role; rpc/keys
+                // for those who may use it.
+                let mut reply: QueryReply = [
                     (format!("{IOCAGE_NAMESPACE}/{IOCAGE_NAME}"), access),
                     (format!("{RPC_NAMESPACE}/dispatcher"), Access::Read),
+                    (format!("{RPC_NAMESPACE}/capabilities"), Access::Read),
                 ]
                 .into();
+                if crate::keys_api::may_manage_keys(principal) {
+                    reply.insert(format!("{RPC_NAMESPACE}/keys"), Access::ReadWrite);
+                }
                 Ok(to_value(&reply))
             }
             RpcRequest::DispatcherList => Ok(to_value(&self.jobs.running())),

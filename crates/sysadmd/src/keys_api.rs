@@ -83,6 +83,12 @@ pub(crate) fn key_still_valid(app: &App, peer: &Peer) -> bool {
     false
 }
 
+/// Whether `principal` may use `rpc/keys`: an admin user, or an admin key
+/// without limits.
+pub(crate) fn may_manage_keys(principal: &Principal) -> bool {
+    principal.role == Role::Admin && !principal.key.as_deref().is_some_and(is_limited)
+}
+
 fn is_limited(scope: &KeyScope) -> bool {
     scope.limits_jails() || !scope.actions.is_empty()
 }

@@ -62,7 +62,8 @@ async fn the_websocket_session_identify_auth_query_token_and_clear() {
     let reply = client.call(rpc("query", json!({}))).await;
     assert_eq!(
         reply["args"],
-        json!({"sysadm/iocage": "read/write", "rpc/dispatcher": "read"})
+        json!({"sysadm/iocage": "read/write", "rpc/dispatcher": "read",
+               "rpc/capabilities": "read", "rpc/keys": "read/write"})
     );
     let reply = client
         .call(iocage("now", json!({"action": "listjails"})))
@@ -135,7 +136,7 @@ async fn a_viewer_reads_but_may_not_change_anything_on_either_transport() {
     assert_eq!(status, 200, "{reply}");
     assert_eq!(
         reply["args"],
-        json!({"sysadm/iocage": "read", "rpc/dispatcher": "read"})
+        json!({"sysadm/iocage": "read", "rpc/dispatcher": "read", "rpc/capabilities": "read"})
     );
     for read in [
         json!({"action": "listjails"}),

@@ -107,6 +107,11 @@ async fn a_scoped_key_may_do_what_its_scope_allows_and_nothing_else() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = call(&daemon, &bearer, json!({"action": "listjails"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // rpc/query does not offer it rpc/keys, which a limited key may not use.
+    let (status, body) = rest_call(daemon.addrs[0], "PUT", "/rpc/query", "{}", Some(&bearer)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["args"].get("rpc/keys").is_none(), "{body}");
+    assert_eq!(body["args"]["sysadm/iocage"], "read/write", "{body}");
 
     // Another jail: refused, naming what the key allows.
     let (status, body) = call(

@@ -315,7 +315,8 @@ async fn websocket_arguments_may_stand_at_the_top_level_and_class_names_take_any
 #[tokio::test]
 async fn rpc_query_lists_every_class_served_on_both_transports() {
     let server = TestServer::start().await;
-    let expected = json!({"sysadm/iocage": "read/write", "rpc/dispatcher": "read"});
+    let expected = json!({"sysadm/iocage": "read/write", "rpc/dispatcher": "read",
+                          "rpc/capabilities": "read", "rpc/keys": "read/write"});
     let mut client = server.ws().await;
     let reply = client.call(rpc("q", "query", json!({}))).await;
     assert_eq!(reply["args"], expected, "{reply}");
