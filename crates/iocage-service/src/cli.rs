@@ -169,6 +169,12 @@ impl Backend for CliBackend {
         }
     }
 
+    /// Legacy iocage's `date "+%F@%T"` in the host's local time, which two
+    /// untagged creates in one second share ([`Iocage::default_tag`]).
+    async fn default_tag(&self) -> BackendResult<Option<String>> {
+        Ok(self.driver().await?.default_tag())
+    }
+
     async fn health(&self) -> Result<(), String> {
         let program = self.runner.program();
         if !program.is_file() {

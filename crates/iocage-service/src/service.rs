@@ -31,7 +31,7 @@ use sysadm_proto::{
     JailSummary, Plugin, PluginList, RecursiveRow, ReleaseList, StatusOutcome, Success,
     WouldDestroy,
 };
-use tokio::sync::{RwLock, RwLockWriteGuard};
+use tokio::sync::{OwnedMutexGuard, RwLock, RwLockWriteGuard};
 
 use crate::backend::{Backend, BackendError, BackendResult};
 use crate::cache::ReplyCache;
@@ -100,6 +100,10 @@ type Reply = Result<IocageResponse, ServiceError>;
 ///
 /// With the backend generation the read saw throughout, if any.
 type SharedReply = Shared<BoxFuture<'static, Arc<(Reply, Option<u64>)>>>;
+
+/// How often an untagged create or clone looks for a free default tag
+/// before it gives up ([`Inner::claim_tag`]).
+const DEFAULT_TAG_TRIES: usize = 8;
 
 /// How often a host-wide change tries for the reads lock while reads run.
 const EXCLUSIVE_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
@@ -405,6 +409,61 @@ impl Inner {
         result
     }
 
+    /// The tag of a create or clone, its lock taken (the guards are held
+    /// until the change is done): the tag asked for, if no jail has it (else
+    /// a 409, [`Inner::tag_is_free`]); without one, when the backend's own
+    /// default could collide ([`Backend::default_tag`], legacy iocage's
+    /// one-second `date "+%F@%T"`), the first of `D`, `D_2`, `D_3`, ... that
+    /// no jail has, `D` being that default now, added to `pairs` as `tag=`;
+    /// else no tag (the backend's default is unique).
+    ///
+    /// Locks: the tag's, or `D`'s and then, for a suffixed tag, that tag's.
+    /// A request holding a suffixed tag's lock waits for no other tag lock,
+    /// so two requests never wait for each other.
+    async fn claim_tag(
+        &self,
+        pairs: &mut Vec<(String, String)>,
+    ) -> Result<Vec<OwnedMutexGuard<()>>, ServiceError> {
+        let tag_lock = |tag: &str| self.jail_lock(&format!("tag:{tag}")).lock_owned();
+        if let Some(tag) = tag_of(pairs) {
+            let guard = tag_lock(tag).await;
+            self.tag_is_free(Some(tag)).await?;
+            return Ok(vec![guard]);
+        }
+        let Some(base) = self.backend.default_tag().await? else {
+            return Ok(Vec::new());
+        };
+        let mut guards = vec![tag_lock(&base).await];
+        for _ in 0..DEFAULT_TAG_TRIES {
+            let jails = self
+                .inventory
+                .jails(&*self.backend, Freshness::Window)
+                .await?;
+            let taken = |tag: &str| jails.iter().any(|jail| jail.tag == tag);
+            let tag = std::iter::once(base.clone())
+                .chain((2..).map(|n| format!("{base}_{n}")))
+                .find(|tag| !taken(tag))
+                .expect("an endless list has a tag no jail has");
+            if tag != base {
+                guards.truncate(1);
+                guards.push(tag_lock(&tag).await);
+                // Taken by a create that named it while this one waited.
+                if self.tag_is_free(Some(&tag)).await.is_err() {
+                    continue;
+                }
+            }
+            pairs.push(("tag".to_owned(), tag));
+            return Ok(guards);
+        }
+        Err(ServiceError::new(
+            ErrorCode::Conflict,
+            format!(
+                "no free tag {base}_N was found for a jail without a tag: jails made meanwhile \
+                 took every one tried; send again, or give a tag"
+            ),
+        ))
+    }
+
     /// A create or clone with `tag` may go ahead only if no jail has that
     /// tag: 409 otherwise, on every backend and version (legacy iocage
     /// would rename the other jail's tag to a date, `__link_tag` in
@@ -609,14 +668,9 @@ impl Inner {
             }
             IocageRequest::CreateJail { props, empty } => {
                 let _host = self.changes.read().await;
-                let pairs = validate::props(action, props, PropUse::Create)?;
+                let mut pairs = validate::props(action, props, PropUse::Create)?;
                 // Two creates of one tag serialise, so the second sees the first's jail.
-                let tag_lock = tag_of(&pairs).map(|tag| self.jail_lock(&format!("tag:{tag}")));
-                let _tag = match &tag_lock {
-                    Some(lock) => Some(lock.lock().await),
-                    None => None,
-                };
-                self.tag_is_free(tag_of(&pairs)).await?;
+                let _tag = self.claim_tag(&mut pairs).await?;
                 let jail = self.noted(backend.create(&pairs, *empty).await)?;
                 self.inventory.added(&jail.uuid, &jail.tag, None);
                 let success = if *empty {
@@ -655,13 +709,8 @@ impl Inner {
                 IocageResponse::CapJail(Success::new(format!("jail {name} capped.")))
             }
             IocageRequest::CloneJail { jail: name, props } => {
-                let pairs = validate::props(action, &props, PropUse::Clone)?;
-                let tag_lock = tag_of(&pairs).map(|tag| self.jail_lock(&format!("tag:{tag}")));
-                let _tag = match &tag_lock {
-                    Some(lock) => Some(lock.lock().await),
-                    None => None,
-                };
-                self.tag_is_free(tag_of(&pairs)).await?;
+                let mut pairs = validate::props(action, &props, PropUse::Clone)?;
+                let _tag = self.claim_tag(&mut pairs).await?;
                 let new = self.noted(backend.clone_jail(&jail.uuid, &pairs).await)?;
                 self.inventory.added(&new.uuid, &new.tag, Some(&jail.uuid));
                 IocageResponse::CloneJail(CloneJailResult {

@@ -68,6 +68,8 @@ pub struct Recorder {
     activity: Mutex<Activity>,
     /// When set, `start` waits for a permit of it: an iocage run that hangs.
     start_gate: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
+    /// What [`Backend::default_tag`] answers (the simulated host: `None`).
+    default_tag: Mutex<Option<String>>,
 }
 
 /// What kind of operation, for the overlap rules.
@@ -93,6 +95,7 @@ impl Recorder {
             calls: Mutex::new(Vec::new()),
             activity: Mutex::new(Activity::default()),
             start_gate: Mutex::new(None),
+            default_tag: Mutex::new(None),
         })
     }
 
@@ -108,6 +111,12 @@ impl Recorder {
     /// `tail` later, like an iocage that is slow to print what it read.
     pub fn set_read_tail(&self, tail: Duration) {
         *self.read_tail.lock().unwrap() = tail;
+    }
+
+    /// From now on the backend says its iocage would tag an untagged jail
+    /// `tag`, a default that can collide (as legacy iocage's date does).
+    pub fn set_default_tag(&self, tag: &str) {
+        *self.default_tag.lock().unwrap() = Some(tag.to_owned());
     }
 
     /// Every call so far, by operation name.
@@ -274,5 +283,8 @@ impl Backend for Recorder {
     }
     fn generation(&self) -> Option<u64> {
         self.inner.generation()
+    }
+    async fn default_tag(&self) -> BackendResult<Option<String>> {
+        Ok(self.default_tag.lock().unwrap().clone())
     }
 }
