@@ -36,6 +36,7 @@ use tokio::sync::{OwnedMutexGuard, RwLock, RwLockWriteGuard};
 use crate::backend::{Backend, BackendError, BackendResult};
 use crate::cache::ReplyCache;
 use crate::inventory::{Freshness, Inventory};
+use crate::messages::{self, Message};
 use crate::model::{CleanTarget, JailInfo, StateChange};
 use crate::preview::{BackendDescription, Doomed};
 use crate::validate::{self, PropUse};
@@ -99,7 +100,8 @@ type Reply = Result<IocageResponse, ServiceError>;
 /// read cost more than the read.
 ///
 /// With the backend generation the read saw throughout, if any.
-type SharedReply = Shared<BoxFuture<'static, Arc<(Reply, Option<u64>)>>>;
+/// And the messages iocage printed while it ran, for each waiter to show or not.
+type SharedReply = Shared<BoxFuture<'static, Arc<(Reply, Option<u64>, Vec<Message>)>>>;
 
 /// How often an untagged create or clone looks for a free default tag
 /// before it gives up ([`Inner::claim_tag`]).
@@ -184,6 +186,19 @@ impl IocageService {
         self.answer(request, caller).await.0
     }
 
+    /// [`handle`](IocageService::handle), with the messages iocage printed
+    /// around its output while the request ran (warnings, first-run lines),
+    /// in order; none from the simulated host. A read that shared another
+    /// caller's backend call gets that call's messages.
+    pub async fn handle_with_messages(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+    ) -> (Reply, Vec<Message>) {
+        let (reply, _, messages) = self.answer(request, caller).await;
+        (reply, messages)
+    }
+
     /// [`handle`](IocageService::handle), with the response serialized as
     /// the JSON of its `args`.
     ///
@@ -196,25 +211,57 @@ impl IocageService {
         request: IocageRequest,
         caller: &Caller,
     ) -> Result<Arc<RawValue>, ServiceError> {
+        self.json(request, caller, false).await
+    }
+
+    /// [`handle_json`](IocageService::handle_json), with `"messages": [...]`
+    /// (each `{"level": ..., "text": ...}`, see
+    /// [`handle_with_messages`](IocageService::handle_with_messages)) beside
+    /// the documented keys of a successful reply. Reads with and without
+    /// messages still share backend calls; the reply cache keeps the two
+    /// shapes apart.
+    pub async fn handle_json_with_messages(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+    ) -> Result<Arc<RawValue>, ServiceError> {
+        self.json(request, caller, true).await
+    }
+
+    async fn json(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+        with_messages: bool,
+    ) -> Result<Arc<RawValue>, ServiceError> {
+        let shaped = |reply: &IocageResponse, printed: &[Message]| {
+            let reply = serialize(reply);
+            if with_messages {
+                messages::with_messages(&reply, printed)
+            } else {
+                reply
+            }
+        };
         let generation = if request.changes_host() {
             None
         } else {
             self.inner.backend.generation()
         };
         let Some(generation) = generation else {
-            return self
-                .handle(request, caller)
-                .await
-                .map(|reply| serialize(&reply));
+            let (reply, _, printed) = self.answer(request, caller).await;
+            return reply.map(|reply| shaped(&reply, &printed));
         };
         // Only valid requests are ever kept, so a hit needs no validation.
-        let key = request.to_args().to_string();
+        let mut key = request.to_args().to_string();
+        if with_messages {
+            key.push_str(" messages");
+        }
         if let Some(reply) = self.inner.cache.get(generation, &key) {
             tracing::debug!(user = %caller.user, peer = ?caller.peer, action = %request.action(), "iocage request answered from the reply cache");
             return Ok(reply);
         }
-        let (reply, read_in) = self.answer(request, caller).await;
-        let reply = serialize(&reply?);
+        let (reply, read_in, printed) = self.answer(request, caller).await;
+        let reply = shaped(&reply?, &printed);
         // Kept under the generation the read itself saw from start to end,
         // which may be newer than the one looked up above.
         if let Some(read_in) = read_in {
@@ -264,16 +311,21 @@ impl IocageService {
 
     /// Validates, logs and answers; for a read, also the backend generation
     /// it was read in, if the backend has one and it held for the whole read.
-    async fn answer(&self, request: IocageRequest, caller: &Caller) -> (Reply, Option<u64>) {
+    async fn answer(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+    ) -> (Reply, Option<u64>, Vec<Message>) {
         let action = request.action();
         if let Err(error) = validate_request(&request) {
             tracing::debug!(user = %caller.user, %action, %error, "iocage request refused");
-            return (Err(error), None);
+            return (Err(error), None, Vec::new());
         }
         tracing::debug!(user = %caller.user, peer = ?caller.peer, %action, "iocage request");
-        let (reply, read_in) = if request.changes_host() {
+        let (reply, read_in, printed) = if request.changes_host() {
             let _done = ChangeDone(&self.inner.changes_done);
-            (self.inner.clone().change(request).await, None)
+            let (reply, printed) = messages::collect(self.inner.clone().change(request)).await;
+            (reply, None, printed)
         } else {
             self.shared_read(request).await
         };
@@ -284,14 +336,14 @@ impl IocageService {
                 tracing::debug!(user = %caller.user, %action, %error, "iocage request refused");
             }
         }
-        (reply, read_in)
+        (reply, read_in, printed)
     }
 
     /// Runs a read, or joins an identical one in flight that started after
     /// the last change finished (so a read never misses a change that was
     /// answered before it was asked). The work runs in its own task, so it
     /// finishes (and leaves the table) even when every caller has gone away.
-    async fn shared_read(&self, request: IocageRequest) -> (Reply, Option<u64>) {
+    async fn shared_read(&self, request: IocageRequest) -> (Reply, Option<u64>, Vec<Message>) {
         let changes_done = self.inner.changes_done.load(Ordering::SeqCst);
         let key = format!("{changes_done} {}", request.to_args());
         let shared = {
@@ -303,14 +355,14 @@ impl IocageService {
                     let task_key = key.clone();
                     let task = tokio::spawn(async move {
                         let before = inner.backend.generation();
-                        let reply = inner.clone().read(request).await;
+                        let (reply, printed) = messages::collect(inner.clone().read(request)).await;
                         let read_in = before.filter(|_| inner.backend.generation() == before);
                         inner
                             .in_flight
                             .lock()
                             .expect("in-flight table")
                             .remove(&task_key);
-                        (reply, read_in)
+                        (reply, read_in, printed)
                     });
                     let shared = async move {
                         Arc::new(task.await.unwrap_or_else(|error| {
@@ -319,7 +371,7 @@ impl IocageService {
                                 ErrorCode::Internal,
                                 "the request failed unexpectedly",
                             );
-                            (Err(error), None)
+                            (Err(error), None, Vec::new())
                         }))
                     }
                     .boxed()

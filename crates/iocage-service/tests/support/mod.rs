@@ -70,6 +70,8 @@ pub struct Recorder {
     start_gate: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
     /// What [`Backend::default_tag`] answers (the simulated host: `None`).
     default_tag: Mutex<Option<String>>,
+    /// Noted for the request ([`iocage_service::note_messages`]) by every read.
+    printed: Mutex<Option<iocage_service::Message>>,
 }
 
 /// What kind of operation, for the overlap rules.
@@ -96,6 +98,7 @@ impl Recorder {
             activity: Mutex::new(Activity::default()),
             start_gate: Mutex::new(None),
             default_tag: Mutex::new(None),
+            printed: Mutex::new(None),
         })
     }
 
@@ -117,6 +120,12 @@ impl Recorder {
     /// `tag`, a default that can collide (as legacy iocage's date does).
     pub fn set_default_tag(&self, tag: &str) {
         *self.default_tag.lock().unwrap() = Some(tag.to_owned());
+    }
+
+    /// From now on every read notes `message`, as iocage printing a warning
+    /// around its output.
+    pub fn print_on_reads(&self, message: iocage_service::Message) {
+        *self.printed.lock().unwrap() = Some(message);
     }
 
     /// Every call so far, by operation name.
@@ -181,6 +190,11 @@ impl Recorder {
         let tail = *self.read_tail.lock().unwrap();
         tokio::time::sleep(self.delay).await;
         let result = work.await;
+        if kind == Kind::Read
+            && let Some(message) = self.printed.lock().unwrap().clone()
+        {
+            iocage_service::note_messages(&[message]);
+        }
         if kind == Kind::Read {
             tokio::time::sleep(tail).await;
         }
