@@ -31,11 +31,12 @@ use sysadm_proto::{
     JailSummary, Plugin, PluginList, RecursiveRow, ReleaseList, StatusOutcome, Success,
     WouldDestroy,
 };
-use tokio::sync::{RwLock, RwLockWriteGuard};
+use tokio::sync::{OwnedMutexGuard, RwLock, RwLockWriteGuard};
 
 use crate::backend::{Backend, BackendError, BackendResult};
 use crate::cache::ReplyCache;
 use crate::inventory::{Freshness, Inventory};
+use crate::messages::{self, Message};
 use crate::model::{CleanTarget, JailInfo, StateChange};
 use crate::preview::{BackendDescription, Doomed};
 use crate::validate::{self, PropUse};
@@ -99,7 +100,12 @@ type Reply = Result<IocageResponse, ServiceError>;
 /// read cost more than the read.
 ///
 /// With the backend generation the read saw throughout, if any.
-type SharedReply = Shared<BoxFuture<'static, Arc<(Reply, Option<u64>)>>>;
+/// And the messages iocage printed while it ran, for each waiter to show or not.
+type SharedReply = Shared<BoxFuture<'static, Arc<(Reply, Option<u64>, Vec<Message>)>>>;
+
+/// How often an untagged create or clone looks for a free default tag
+/// before it gives up ([`Inner::claim_tag`]).
+const DEFAULT_TAG_TRIES: usize = 8;
 
 /// How often a host-wide change tries for the reads lock while reads run.
 const EXCLUSIVE_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
@@ -180,6 +186,19 @@ impl IocageService {
         self.answer(request, caller).await.0
     }
 
+    /// [`handle`](IocageService::handle), with the messages iocage printed
+    /// around its output while the request ran (warnings, first-run lines),
+    /// in order; none from the simulated host. A read that shared another
+    /// caller's backend call gets that call's messages.
+    pub async fn handle_with_messages(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+    ) -> (Reply, Vec<Message>) {
+        let (reply, _, messages) = self.answer(request, caller).await;
+        (reply, messages)
+    }
+
     /// [`handle`](IocageService::handle), with the response serialized as
     /// the JSON of its `args`.
     ///
@@ -192,25 +211,57 @@ impl IocageService {
         request: IocageRequest,
         caller: &Caller,
     ) -> Result<Arc<RawValue>, ServiceError> {
+        self.json(request, caller, false).await
+    }
+
+    /// [`handle_json`](IocageService::handle_json), with `"messages": [...]`
+    /// (each `{"level": ..., "text": ...}`, see
+    /// [`handle_with_messages`](IocageService::handle_with_messages)) beside
+    /// the documented keys of a successful reply. Reads with and without
+    /// messages still share backend calls; the reply cache keeps the two
+    /// shapes apart.
+    pub async fn handle_json_with_messages(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+    ) -> Result<Arc<RawValue>, ServiceError> {
+        self.json(request, caller, true).await
+    }
+
+    async fn json(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+        with_messages: bool,
+    ) -> Result<Arc<RawValue>, ServiceError> {
+        let shaped = |reply: &IocageResponse, printed: &[Message]| {
+            let reply = serialize(reply);
+            if with_messages {
+                messages::with_messages(&reply, printed)
+            } else {
+                reply
+            }
+        };
         let generation = if request.changes_host() {
             None
         } else {
             self.inner.backend.generation()
         };
         let Some(generation) = generation else {
-            return self
-                .handle(request, caller)
-                .await
-                .map(|reply| serialize(&reply));
+            let (reply, _, printed) = self.answer(request, caller).await;
+            return reply.map(|reply| shaped(&reply, &printed));
         };
         // Only valid requests are ever kept, so a hit needs no validation.
-        let key = request.to_args().to_string();
+        let mut key = request.to_args().to_string();
+        if with_messages {
+            key.push_str(" messages");
+        }
         if let Some(reply) = self.inner.cache.get(generation, &key) {
             tracing::debug!(user = %caller.user, peer = ?caller.peer, action = %request.action(), "iocage request answered from the reply cache");
             return Ok(reply);
         }
-        let (reply, read_in) = self.answer(request, caller).await;
-        let reply = serialize(&reply?);
+        let (reply, read_in, printed) = self.answer(request, caller).await;
+        let reply = shaped(&reply?, &printed);
         // Kept under the generation the read itself saw from start to end,
         // which may be newer than the one looked up above.
         if let Some(read_in) = read_in {
@@ -260,16 +311,21 @@ impl IocageService {
 
     /// Validates, logs and answers; for a read, also the backend generation
     /// it was read in, if the backend has one and it held for the whole read.
-    async fn answer(&self, request: IocageRequest, caller: &Caller) -> (Reply, Option<u64>) {
+    async fn answer(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+    ) -> (Reply, Option<u64>, Vec<Message>) {
         let action = request.action();
         if let Err(error) = validate_request(&request) {
             tracing::debug!(user = %caller.user, %action, %error, "iocage request refused");
-            return (Err(error), None);
+            return (Err(error), None, Vec::new());
         }
         tracing::debug!(user = %caller.user, peer = ?caller.peer, %action, "iocage request");
-        let (reply, read_in) = if request.changes_host() {
+        let (reply, read_in, printed) = if request.changes_host() {
             let _done = ChangeDone(&self.inner.changes_done);
-            (self.inner.clone().change(request).await, None)
+            let (reply, printed) = messages::collect(self.inner.clone().change(request)).await;
+            (reply, None, printed)
         } else {
             self.shared_read(request).await
         };
@@ -280,14 +336,14 @@ impl IocageService {
                 tracing::debug!(user = %caller.user, %action, %error, "iocage request refused");
             }
         }
-        (reply, read_in)
+        (reply, read_in, printed)
     }
 
     /// Runs a read, or joins an identical one in flight that started after
     /// the last change finished (so a read never misses a change that was
     /// answered before it was asked). The work runs in its own task, so it
     /// finishes (and leaves the table) even when every caller has gone away.
-    async fn shared_read(&self, request: IocageRequest) -> (Reply, Option<u64>) {
+    async fn shared_read(&self, request: IocageRequest) -> (Reply, Option<u64>, Vec<Message>) {
         let changes_done = self.inner.changes_done.load(Ordering::SeqCst);
         let key = format!("{changes_done} {}", request.to_args());
         let shared = {
@@ -299,14 +355,14 @@ impl IocageService {
                     let task_key = key.clone();
                     let task = tokio::spawn(async move {
                         let before = inner.backend.generation();
-                        let reply = inner.clone().read(request).await;
+                        let (reply, printed) = messages::collect(inner.clone().read(request)).await;
                         let read_in = before.filter(|_| inner.backend.generation() == before);
                         inner
                             .in_flight
                             .lock()
                             .expect("in-flight table")
                             .remove(&task_key);
-                        (reply, read_in)
+                        (reply, read_in, printed)
                     });
                     let shared = async move {
                         Arc::new(task.await.unwrap_or_else(|error| {
@@ -315,7 +371,7 @@ impl IocageService {
                                 ErrorCode::Internal,
                                 "the request failed unexpectedly",
                             );
-                            (Err(error), None)
+                            (Err(error), None, Vec::new())
                         }))
                     }
                     .boxed()
@@ -403,6 +459,61 @@ impl Inner {
             self.inventory.forget();
         }
         result
+    }
+
+    /// The tag of a create or clone, its lock taken (the guards are held
+    /// until the change is done): the tag asked for, if no jail has it (else
+    /// a 409, [`Inner::tag_is_free`]); without one, when the backend's own
+    /// default could collide ([`Backend::default_tag`], legacy iocage's
+    /// one-second `date "+%F@%T"`), the first of `D`, `D_2`, `D_3`, ... that
+    /// no jail has, `D` being that default now, added to `pairs` as `tag=`;
+    /// else no tag (the backend's default is unique).
+    ///
+    /// Locks: the tag's, or `D`'s and then, for a suffixed tag, that tag's.
+    /// A request holding a suffixed tag's lock waits for no other tag lock,
+    /// so two requests never wait for each other.
+    async fn claim_tag(
+        &self,
+        pairs: &mut Vec<(String, String)>,
+    ) -> Result<Vec<OwnedMutexGuard<()>>, ServiceError> {
+        let tag_lock = |tag: &str| self.jail_lock(&format!("tag:{tag}")).lock_owned();
+        if let Some(tag) = tag_of(pairs) {
+            let guard = tag_lock(tag).await;
+            self.tag_is_free(Some(tag)).await?;
+            return Ok(vec![guard]);
+        }
+        let Some(base) = self.backend.default_tag().await? else {
+            return Ok(Vec::new());
+        };
+        let mut guards = vec![tag_lock(&base).await];
+        for _ in 0..DEFAULT_TAG_TRIES {
+            let jails = self
+                .inventory
+                .jails(&*self.backend, Freshness::Window)
+                .await?;
+            let taken = |tag: &str| jails.iter().any(|jail| jail.tag == tag);
+            let tag = std::iter::once(base.clone())
+                .chain((2..).map(|n| format!("{base}_{n}")))
+                .find(|tag| !taken(tag))
+                .expect("an endless list has a tag no jail has");
+            if tag != base {
+                guards.truncate(1);
+                guards.push(tag_lock(&tag).await);
+                // Taken by a create that named it while this one waited.
+                if self.tag_is_free(Some(&tag)).await.is_err() {
+                    continue;
+                }
+            }
+            pairs.push(("tag".to_owned(), tag));
+            return Ok(guards);
+        }
+        Err(ServiceError::new(
+            ErrorCode::Conflict,
+            format!(
+                "no free tag {base}_N was found for a jail without a tag: jails made meanwhile \
+                 took every one tried; send again, or give a tag"
+            ),
+        ))
     }
 
     /// A create or clone with `tag` may go ahead only if no jail has that
@@ -609,14 +720,9 @@ impl Inner {
             }
             IocageRequest::CreateJail { props, empty } => {
                 let _host = self.changes.read().await;
-                let pairs = validate::props(action, props, PropUse::Create)?;
+                let mut pairs = validate::props(action, props, PropUse::Create)?;
                 // Two creates of one tag serialise, so the second sees the first's jail.
-                let tag_lock = tag_of(&pairs).map(|tag| self.jail_lock(&format!("tag:{tag}")));
-                let _tag = match &tag_lock {
-                    Some(lock) => Some(lock.lock().await),
-                    None => None,
-                };
-                self.tag_is_free(tag_of(&pairs)).await?;
+                let _tag = self.claim_tag(&mut pairs).await?;
                 let jail = self.noted(backend.create(&pairs, *empty).await)?;
                 self.inventory.added(&jail.uuid, &jail.tag, None);
                 let success = if *empty {
@@ -655,13 +761,8 @@ impl Inner {
                 IocageResponse::CapJail(Success::new(format!("jail {name} capped.")))
             }
             IocageRequest::CloneJail { jail: name, props } => {
-                let pairs = validate::props(action, &props, PropUse::Clone)?;
-                let tag_lock = tag_of(&pairs).map(|tag| self.jail_lock(&format!("tag:{tag}")));
-                let _tag = match &tag_lock {
-                    Some(lock) => Some(lock.lock().await),
-                    None => None,
-                };
-                self.tag_is_free(tag_of(&pairs)).await?;
+                let mut pairs = validate::props(action, &props, PropUse::Clone)?;
+                let _tag = self.claim_tag(&mut pairs).await?;
                 let new = self.noted(backend.clone_jail(&jail.uuid, &pairs).await)?;
                 self.inventory.added(&new.uuid, &new.tag, Some(&jail.uuid));
                 IocageResponse::CloneJail(CloneJailResult {
