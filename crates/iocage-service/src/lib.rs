@@ -15,6 +15,7 @@ mod backend;
 mod cache;
 mod cli;
 mod inventory;
+mod listing;
 mod model;
 mod preview;
 pub mod properties;
