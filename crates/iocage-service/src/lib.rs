@@ -24,6 +24,7 @@ mod cache;
 mod cli;
 mod inventory;
 mod messages;
+mod listing;
 mod model;
 mod preview;
 pub mod properties;

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Instant;
 
 use futures_util::FutureExt;
@@ -27,9 +28,8 @@ use serde_json::value::RawValue;
 use sysadm_proto::{
     ActivatePoolResult, ActivePool, CloneJailResult, CreateJailResult, CreateSuccess, Created,
     DefaultSettings, DestroyJailResult, DfRow, DfTable, ErrorArgs, ErrorCode, ExecJailResult,
-    IocageRequest, IocageResponse, JailList, JailSettings, JailSettingsQuery, JailStatus,
-    JailSummary, Plugin, PluginList, RecursiveRow, ReleaseList, StatusOutcome, Success,
-    WouldDestroy,
+    IocageRequest, IocageResponse, JailSettings, JailSettingsQuery, JailStatus, Plugin, PluginList,
+    RecursiveRow, ReleaseList, StatusOutcome, Success, WouldDestroy,
 };
 use tokio::sync::{OwnedMutexGuard, RwLock, RwLockWriteGuard};
 
@@ -37,6 +37,7 @@ use crate::backend::{Backend, BackendError, BackendResult};
 use crate::cache::ReplyCache;
 use crate::inventory::{Freshness, Inventory};
 use crate::messages::{self, Message};
+use crate::listing;
 use crate::model::{CleanTarget, JailInfo, StateChange};
 use crate::preview::{BackendDescription, Doomed};
 use crate::validate::{self, PropUse};
@@ -95,13 +96,42 @@ impl From<BackendError> for ServiceError {
 }
 
 type Reply = Result<IocageResponse, ServiceError>;
-/// Shared behind an `Arc`: a shared future hands each waiter a clone of its
-/// output, and cloning a large reply (a `listjails` of many jails) for every
-/// read cost more than the read.
-///
-/// With the backend generation the read saw throughout, if any.
+
+/// What a request computed, before it is shaped for its caller: a
+/// `listjails` keeps the listing itself, so that
+/// [`IocageService::handle_json`] writes it to the wire with no map of owned
+/// strings in between ([`crate::listing`]).
+#[derive(Debug, Clone)]
+enum Computed {
+    /// Any other reply, already in its documented shape.
+    Response(IocageResponse),
+    /// The jails a `listjails` listed.
+    Jails(Vec<JailInfo>),
+}
+
+impl Computed {
+    fn into_response(self) -> IocageResponse {
+        match self {
+            Computed::Response(response) => response,
+            Computed::Jails(jails) => IocageResponse::ListJails(listing::jail_list(&jails)),
+        }
+    }
+
+    fn to_json(&self) -> Arc<RawValue> {
+        match self {
+            Computed::Response(response) => serialize(response),
+            Computed::Jails(jails) => listing::to_json(jails),
+        }
+    }
+}
+
+/// The result of a request, with the backend generation a read saw
+/// throughout, if any. Shared behind an `Arc`: a shared future hands each
+/// waiter a clone of its output, and cloning a large reply (a `listjails`
+/// of many jails) for every read cost more than the read.
 /// And the messages iocage printed while it ran, for each waiter to show or not.
-type SharedReply = Shared<BoxFuture<'static, Arc<(Reply, Option<u64>, Vec<Message>)>>>;
+type Answer = Arc<(Result<Computed, ServiceError>, Option<u64>, Vec<Message>)>;
+type SharedReply = Shared<BoxFuture<'static, Answer>>;
 
 /// How often an untagged create or clone looks for a free default tag
 /// before it gives up ([`Inner::claim_tag`]).
@@ -128,8 +158,10 @@ struct Inner {
     /// One lock per jail UUID that someone holds or waits for.
     jails: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Reads in flight, keyed by `changes_done` when they started and the
-    /// request's canonical `args`.
-    in_flight: Mutex<HashMap<String, SharedReply>>,
+    /// request's canonical `args`, each with its number.
+    in_flight: Mutex<HashMap<String, (u64, SharedReply)>>,
+    /// Reads that went into the in-flight table so far: their numbers.
+    reads_started: AtomicU64,
     /// Changes finished so far.
     changes_done: AtomicU64,
     /// Serialized replies of the backend's current generation.
@@ -164,6 +196,7 @@ impl IocageService {
                 reads: RwLock::new(()),
                 jails: Mutex::new(HashMap::new()),
                 in_flight: Mutex::new(HashMap::new()),
+                reads_started: AtomicU64::new(0),
                 changes_done: AtomicU64::new(0),
                 cache: ReplyCache::default(),
                 inventory: Inventory::new(options.inventory_ttl),
@@ -183,7 +216,10 @@ impl IocageService {
     /// Errors: 400 for an invalid argument (before any backend call), and the
     /// backend's 404/409/400/502/503/504/501.
     pub async fn handle(&self, request: IocageRequest, caller: &Caller) -> Reply {
-        self.answer(request, caller).await.0
+        let answer = self.answer(request, caller).await;
+        // The last waiter of a shared read takes the listing; others copy it.
+        let (result, _, _) = Arc::try_unwrap(answer).unwrap_or_else(|shared| (*shared).clone());
+        result.map(Computed::into_response)
     }
 
     /// [`handle`](IocageService::handle), with the messages iocage printed
@@ -195,8 +231,10 @@ impl IocageService {
         request: IocageRequest,
         caller: &Caller,
     ) -> (Reply, Vec<Message>) {
-        let (reply, _, messages) = self.answer(request, caller).await;
-        (reply, messages)
+        let answer = self.answer(request, caller).await;
+        let (result, _, messages) =
+            Arc::try_unwrap(answer).unwrap_or_else(|shared| (*shared).clone());
+        (result.map(Computed::into_response), messages)
     }
 
     /// [`handle`](IocageService::handle), with the response serialized as
@@ -234,8 +272,8 @@ impl IocageService {
         caller: &Caller,
         with_messages: bool,
     ) -> Result<Arc<RawValue>, ServiceError> {
-        let shaped = |reply: &IocageResponse, printed: &[Message]| {
-            let reply = serialize(reply);
+        let shaped = |computed: &Computed, printed: &[Message]| {
+            let reply = computed.to_json();
             if with_messages {
                 messages::with_messages(&reply, printed)
             } else {
@@ -248,8 +286,14 @@ impl IocageService {
             self.inner.backend.generation()
         };
         let Some(generation) = generation else {
-            let (reply, _, printed) = self.answer(request, caller).await;
-            return reply.map(|reply| shaped(&reply, &printed));
+            // Serialized from the shared result itself: waiters of one
+            // coalesced read each write their reply, and none copies it first.
+            let answer = self.answer(request, caller).await;
+            let (result, _, printed) = &*answer;
+            return result
+                .as_ref()
+                .map(|computed| shaped(computed, printed))
+                .map_err(Clone::clone);
         };
         // Only valid requests are ever kept, so a hit needs no validation.
         let mut key = request.to_args().to_string();
@@ -260,8 +304,10 @@ impl IocageService {
             tracing::debug!(user = %caller.user, peer = ?caller.peer, action = %request.action(), "iocage request answered from the reply cache");
             return Ok(reply);
         }
-        let (reply, read_in, printed) = self.answer(request, caller).await;
-        let reply = shaped(&reply?, &printed);
+        let answer = self.answer(request, caller).await;
+        let (result, read_in, printed) = &*answer;
+        let reply = shaped(result.as_ref().map_err(Clone::clone)?, printed);
+        let read_in = *read_in;
         // Kept under the generation the read itself saw from start to end,
         // which may be newer than the one looked up above.
         if let Some(read_in) = read_in {
@@ -311,79 +357,99 @@ impl IocageService {
 
     /// Validates, logs and answers; for a read, also the backend generation
     /// it was read in, if the backend has one and it held for the whole read.
-    async fn answer(
-        &self,
-        request: IocageRequest,
-        caller: &Caller,
-    ) -> (Reply, Option<u64>, Vec<Message>) {
+    async fn answer(&self, request: IocageRequest, caller: &Caller) -> Answer {
         let action = request.action();
         if let Err(error) = validate_request(&request) {
             tracing::debug!(user = %caller.user, %action, %error, "iocage request refused");
-            return (Err(error), None, Vec::new());
+            return Arc::new((Err(error), None, Vec::new()));
         }
         tracing::debug!(user = %caller.user, peer = ?caller.peer, %action, "iocage request");
-        let (reply, read_in, printed) = if request.changes_host() {
+        let answer = if request.changes_host() {
             let _done = ChangeDone(&self.inner.changes_done);
-            let (reply, printed) = messages::collect(self.inner.clone().change(request)).await;
-            (reply, None, printed)
+            let (changed, printed) = messages::collect(self.inner.clone().change(request)).await;
+            Arc::new((changed.map(Computed::Response), None, printed))
         } else {
             self.shared_read(request).await
         };
-        if let Err(error) = &reply {
+        if let Err(error) = &answer.0 {
             if error.code().code() >= 500 {
                 tracing::warn!(user = %caller.user, %action, %error, "iocage request failed");
             } else {
                 tracing::debug!(user = %caller.user, %action, %error, "iocage request refused");
             }
         }
-        (reply, read_in, printed)
+        answer
     }
 
     /// Runs a read, or joins an identical one in flight that started after
     /// the last change finished (so a read never misses a change that was
-    /// answered before it was asked). The work runs in its own task, so it
-    /// finishes (and leaves the table) even when every caller has gone away.
-    async fn shared_read(&self, request: IocageRequest) -> (Reply, Option<u64>, Vec<Message>) {
+    /// answered before it was asked).
+    ///
+    /// The read is first polled right here: one that completes at once (the
+    /// simulated host always does) is answered with no task of its own and
+    /// never enters the table. One that has to wait (an iocage run) goes on
+    /// in its own task and into the table, so that identical reads join it,
+    /// and it finishes (and leaves the table) even when every caller has
+    /// gone away.
+    async fn shared_read(&self, request: IocageRequest) -> Answer {
         let changes_done = self.inner.changes_done.load(Ordering::SeqCst);
         let key = format!("{changes_done} {}", request.to_args());
+        let joined = self
+            .inner
+            .in_flight
+            .lock()
+            .expect("in-flight table")
+            .get(&key)
+            .map(|(_, shared)| shared.clone());
+        if let Some(shared) = joined {
+            return shared.await;
+        }
+        let inner = self.inner.clone();
+        let mut work = async move {
+            let before = inner.backend.generation();
+            let (result, printed) = messages::collect(inner.clone().read(request)).await;
+            let read_in = before.filter(|_| inner.backend.generation() == before);
+            (result, read_in, printed)
+        }
+        .boxed();
+        if let Poll::Ready(done) =
+            std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await
+        {
+            return Arc::new(done);
+        }
+        let id = self.inner.reads_started.fetch_add(1, Ordering::Relaxed);
+        // Held until the entry is in: the task cannot finish and look for
+        // its entry before it is there.
         let shared = {
             let mut in_flight = self.inner.in_flight.lock().expect("in-flight table");
-            match in_flight.get(&key) {
-                Some(shared) => shared.clone(),
-                None => {
-                    let inner = self.inner.clone();
-                    let task_key = key.clone();
-                    let task = tokio::spawn(async move {
-                        let before = inner.backend.generation();
-                        let (reply, printed) = messages::collect(inner.clone().read(request)).await;
-                        let read_in = before.filter(|_| inner.backend.generation() == before);
-                        inner
-                            .in_flight
-                            .lock()
-                            .expect("in-flight table")
-                            .remove(&task_key);
-                        (reply, read_in, printed)
-                    });
-                    let shared = async move {
-                        Arc::new(task.await.unwrap_or_else(|error| {
-                            tracing::error!(%error, "iocage read task failed");
-                            let error = ServiceError::new(
-                                ErrorCode::Internal,
-                                "the request failed unexpectedly",
-                            );
-                            (Err(error), None, Vec::new())
-                        }))
-                    }
-                    .boxed()
-                    .shared();
-                    in_flight.insert(key, shared.clone());
-                    shared
+            let inner = self.inner.clone();
+            let task_key = key.clone();
+            let task = tokio::spawn(async move {
+                let done = work.await;
+                let mut in_flight = inner.in_flight.lock().expect("in-flight table");
+                // Only its own entry: an identical read may have replaced it.
+                if in_flight
+                    .get(&task_key)
+                    .is_some_and(|(entry, _)| *entry == id)
+                {
+                    in_flight.remove(&task_key);
                 }
+                done
+            });
+            let shared = async move {
+                Arc::new(task.await.unwrap_or_else(|error| {
+                    tracing::error!(%error, "iocage read task failed");
+                    let error =
+                        ServiceError::new(ErrorCode::Internal, "the request failed unexpectedly");
+                    (Err(error), None, Vec::new())
+                }))
             }
+            .boxed()
+            .shared();
+            in_flight.insert(key, (id, shared.clone()));
+            shared
         };
-        let reply = shared.await;
-        // The last waiter takes the reply; only waiters sharing it clone.
-        Arc::try_unwrap(reply).unwrap_or_else(|shared| (*shared).clone())
+        shared.await
     }
 }
 
@@ -565,18 +631,14 @@ impl Inner {
         }
     }
 
-    async fn read(self: Arc<Self>, request: IocageRequest) -> Reply {
+    async fn read(self: Arc<Self>, request: IocageRequest) -> Result<Computed, ServiceError> {
         let _reads = self.reads.read().await;
         let backend = &self.backend;
-        Ok(match request {
-            IocageRequest::ListJails => IocageResponse::ListJails(JailList {
-                jails: backend
-                    .list_non_templates()
-                    .await?
-                    .into_iter()
-                    .map(|jail| (jail.uuid.clone(), summary(jail)))
-                    .collect(),
-            }),
+        if request == IocageRequest::ListJails {
+            // Shaped by whoever takes the answer (`crate::listing`).
+            return Ok(Computed::Jails(backend.list_non_templates().await?));
+        }
+        Ok(Computed::Response(match request {
             IocageRequest::Df => IocageResponse::Df(DfTable {
                 jails: backend
                     .df()
@@ -666,7 +728,7 @@ impl Inner {
                     other.action()
                 )));
             }
-        })
+        }))
     }
 
     async fn change(self: Arc<Self>, request: IocageRequest) -> Reply {
@@ -854,21 +916,6 @@ fn tag_of(pairs: &[(String, String)]) -> Option<&str> {
         .iter()
         .find(|(key, _)| key == "tag")
         .map(|(_, value)| value.as_str())
-}
-
-fn summary(jail: JailInfo) -> JailSummary {
-    let up = jail.is_up();
-    JailSummary {
-        boot: if jail.boot { "on" } else { "off" }.to_owned(),
-        ip4: jail.ip4.filter(|_| up).unwrap_or_else(|| "-".to_owned()),
-        jid: jail
-            .jid
-            .filter(|_| up)
-            .map_or_else(|| "-".to_owned(), |jid| jid.to_string()),
-        state: jail.state.as_str().to_owned(),
-        tag: jail.tag,
-        jail_type: jail.jail_type,
-    }
 }
 
 fn status(jail: String, change: StateChange) -> JailStatus {

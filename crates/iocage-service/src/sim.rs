@@ -222,6 +222,19 @@ impl SimBackend {
         }
     }
 
+    /// `each` of the jails that are not templates, in UUID order.
+    fn each_non_template<T>(&self, each: impl Fn(&str, &Jail) -> T) -> BackendResult<Vec<T>> {
+        self.with(|host| {
+            host.require_pool()?;
+            Ok(host
+                .jails
+                .iter()
+                .filter(|(_, jail)| !jail.template)
+                .map(|(uuid, jail)| each(uuid, jail))
+                .collect())
+        })
+    }
+
     /// Reads the host.
     fn with<T>(&self, read: impl FnOnce(&Host) -> BackendResult<T>) -> BackendResult<T> {
         read(&self.host.lock().expect("simulated host"))
@@ -528,27 +541,25 @@ impl Backend for SimBackend {
         })
     }
 
+    /// Skips the templates before describing the jails, not after.
+    async fn list_non_templates(&self) -> BackendResult<Vec<JailInfo>> {
+        self.pause().await;
+        self.each_non_template(jail_info)
+    }
+
     async fn df(&self) -> BackendResult<Vec<DfEntry>> {
         self.pause().await;
-        self.with(|host| {
-            host.require_pool()?;
-            Ok(host
-                .jails
-                .iter()
-                .filter(|(_, jail)| !jail.template)
-                .map(|(uuid, jail)| {
-                    let prop = |key| set_or_default(jail, key).cloned().unwrap_or_default();
-                    DfEntry {
-                        uuid: uuid.clone(),
-                        tag: jail.tag().to_owned(),
-                        compress_ratio: "2.30x".into(),
-                        reservation: prop("reservation"),
-                        quota: prop("quota"),
-                        used: "1.69M".into(),
-                        available: "83.4G".into(),
-                    }
-                })
-                .collect())
+        self.each_non_template(|uuid, jail| {
+            let prop = |key| set_or_default(jail, key).cloned().unwrap_or_default();
+            DfEntry {
+                uuid: uuid.to_owned(),
+                tag: jail.tag().to_owned(),
+                compress_ratio: "2.30x".into(),
+                reservation: prop("reservation"),
+                quota: prop("quota"),
+                used: "1.69M".into(),
+                available: "83.4G".into(),
+            }
         })
     }
 

@@ -59,8 +59,8 @@ pub use request::{
 pub use response::{
     ActivatePoolResult, ActivePool, CloneJailResult, CreateJailResult, CreateSuccess, Created,
     CreatedJail, DefaultSettings, DestroyJailResult, Destroyed, DfRow, DfTable, ExecJailResult,
-    IocageResponse, JailList, JailSettings, JailStatus, JailSummary, Plugin, PluginList,
-    RecursiveRow, ReleaseList, StatusOutcome, Success,
+    IocageResponse, JailList, JailSettings, JailStatus, JailSummary, JailSummaryRef, Plugin,
+    PluginList, RecursiveRow, ReleaseList, StatusOutcome, Success,
 };
 pub use rpc::{
     AUTH_CLEARED, Access, AuthReply, IdentifyReply, QueryReply, RPC_NAMES, RPC_NAMESPACE,

@@ -17,18 +17,64 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// Static text only: counting a request allocates nothing (unknown
+/// classes and actions are counted as `other`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    class: String,
-    action: String,
-    transport: String,
-    status: String,
+    class: &'static str,
+    action: &'static str,
+    transport: &'static str,
+    status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
-    class: String,
-    transport: String,
+    class: &'static str,
+    transport: &'static str,
+}
+
+/// `rpc/<name>` of every RPC name, made once.
+static RPC_CLASSES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    sysadm_proto::RPC_NAMES
+        .iter()
+        .map(|name| format!("rpc/{name}"))
+        .collect()
+});
+
+/// The class label of `namespace/name`: the class itself if it is known,
+/// else `other`.
+fn class_label(namespace: &str, name: &str) -> &'static str {
+    let is = |class: &str| {
+        class.len() == namespace.len() + 1 + name.len()
+            && class.starts_with(namespace)
+            && class[namespace.len()..].starts_with('/')
+            && class.ends_with(name)
+    };
+    ["sysadm/iocage", "events/subscribe", "events/unsubscribe"]
+        .into_iter()
+        .find(|class| is(class))
+        .or_else(|| {
+            RPC_CLASSES
+                .iter()
+                .map(String::as_str)
+                .find(|class| is(class))
+        })
+        .unwrap_or("other")
+}
+
+/// The action label: a known action (or none), else `other`.
+fn action_label(class: &'static str, action: &str) -> &'static str {
+    if action.is_empty() {
+        return "";
+    }
+    if let Some(known) = sysadm_proto::Action::from_name(action) {
+        return known.as_str();
+    }
+    match (class, action) {
+        ("rpc/dispatcher", "list") => "list",
+        ("rpc/dispatcher", "history") => "history",
+        _ => "other",
+    }
 }
 
 fn latency_histogram() -> Histogram {
@@ -176,36 +222,24 @@ impl Metrics {
     /// so only known ones are labels (else `other`): label sets stay bounded.
     pub(crate) fn request(
         &self,
-        class: &str,
+        (namespace, name): (&str, &str),
         action: &str,
-        transport: &str,
+        transport: &'static str,
         status: u16,
         seconds: f64,
     ) {
-        let known_class = class == "sysadm/iocage"
-            || class == "events/subscribe"
-            || class == "events/unsubscribe"
-            || class
-                .strip_prefix("rpc/")
-                .is_some_and(|name| sysadm_proto::RPC_NAMES.contains(&name));
-        let class = if known_class { class } else { "other" };
-        let known_action = action.is_empty()
-            || sysadm_proto::Action::from_name(action).is_some()
-            || (class == "rpc/dispatcher" && ["list", "history"].contains(&action));
-        let action = if known_action { action } else { "other" };
+        let class = class_label(namespace, name);
+        let action = action_label(class, action);
         self.requests
             .get_or_create(&RequestLabels {
-                class: class.to_owned(),
-                action: action.to_owned(),
-                transport: transport.to_owned(),
-                status: status.to_string(),
+                class,
+                action,
+                transport,
+                status,
             })
             .inc();
         self.latency
-            .get_or_create(&LatencyLabels {
-                class: class.to_owned(),
-                transport: transport.to_owned(),
-            })
+            .get_or_create(&LatencyLabels { class, transport })
             .observe(seconds);
     }
 
