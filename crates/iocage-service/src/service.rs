@@ -36,8 +36,8 @@ use tokio::sync::{OwnedMutexGuard, RwLock, RwLockWriteGuard};
 use crate::backend::{Backend, BackendError, BackendResult};
 use crate::cache::ReplyCache;
 use crate::inventory::{Freshness, Inventory};
-use crate::messages::{self, Message};
 use crate::listing;
+use crate::messages::{self, Message};
 use crate::model::{CleanTarget, JailInfo, StateChange};
 use crate::preview::{BackendDescription, Doomed};
 use crate::validate::{self, PropUse};
@@ -385,71 +385,61 @@ impl IocageService {
     /// the last change finished (so a read never misses a change that was
     /// answered before it was asked).
     ///
-    /// The read is first polled right here: one that completes at once (the
-    /// simulated host always does) is answered with no task of its own and
-    /// never enters the table. One that has to wait (an iocage run) goes on
-    /// in its own task and into the table, so that identical reads join it,
-    /// and it finishes (and leaves the table) even when every caller has
-    /// gone away.
+    /// The read enters the table before it starts (looking and entering
+    /// under one lock, so two identical reads never both start), and is
+    /// first polled right here: one that completes at once (the simulated
+    /// host always does) needs no task of its own and leaves the table at
+    /// once. One that has to wait (an iocage run) is driven by a task of its
+    /// own, so that it finishes (and leaves the table) even when every caller
+    /// has gone away.
     async fn shared_read(&self, request: IocageRequest) -> Answer {
         let changes_done = self.inner.changes_done.load(Ordering::SeqCst);
         let key = format!("{changes_done} {}", request.to_args());
-        let joined = self
-            .inner
-            .in_flight
-            .lock()
-            .expect("in-flight table")
-            .get(&key)
-            .map(|(_, shared)| shared.clone());
-        if let Some(shared) = joined {
-            return shared.await;
-        }
-        let inner = self.inner.clone();
-        let mut work = async move {
-            let before = inner.backend.generation();
-            let (result, printed) = messages::collect(inner.clone().read(request)).await;
-            let read_in = before.filter(|_| inner.backend.generation() == before);
-            (result, read_in, printed)
-        }
-        .boxed();
-        if let Poll::Ready(done) =
-            std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await
-        {
-            return Arc::new(done);
-        }
         let id = self.inner.reads_started.fetch_add(1, Ordering::Relaxed);
-        // Held until the entry is in: the task cannot finish and look for
-        // its entry before it is there.
-        let shared = {
+        let entered = {
             let mut in_flight = self.inner.in_flight.lock().expect("in-flight table");
-            let inner = self.inner.clone();
-            let task_key = key.clone();
-            let task = tokio::spawn(async move {
-                let done = work.await;
-                let mut in_flight = inner.in_flight.lock().expect("in-flight table");
-                // Only its own entry: an identical read may have replaced it.
-                if in_flight
-                    .get(&task_key)
-                    .is_some_and(|(entry, _)| *entry == id)
-                {
-                    in_flight.remove(&task_key);
+            if let Some((_, joined)) = in_flight.get(&key) {
+                Err(joined.clone())
+            } else {
+                let inner = self.inner.clone();
+                let task_key = key.clone();
+                let shared = async move {
+                    let before = inner.backend.generation();
+                    let (result, printed) = messages::collect(inner.clone().read(request)).await;
+                    let read_in = before.filter(|_| inner.backend.generation() == before);
+                    // Out of the table before anyone sees the answer: a read
+                    // asked after this one is answered never joins it.
+                    inner.forget_read(&task_key, id);
+                    Arc::new((result, read_in, printed))
                 }
-                done
-            });
-            let shared = async move {
-                Arc::new(task.await.unwrap_or_else(|error| {
-                    tracing::error!(%error, "iocage read task failed");
-                    let error =
-                        ServiceError::new(ErrorCode::Internal, "the request failed unexpectedly");
-                    (Err(error), None, Vec::new())
-                }))
+                .boxed()
+                .shared();
+                in_flight.insert(key.clone(), (id, shared.clone()));
+                Ok(shared)
             }
-            .boxed()
-            .shared();
-            in_flight.insert(key, (id, shared.clone()));
-            shared
         };
-        shared.await
+        let shared = match entered {
+            Ok(shared) => shared,
+            Err(joined) => return joined.await,
+        };
+        let mut mine = shared.clone();
+        if let Poll::Ready(done) = std::future::poll_fn(|cx| Poll::Ready(mine.poll_unpin(cx))).await
+        {
+            return done;
+        }
+        tokio::spawn(shared);
+        mine.await
+    }
+}
+
+impl Inner {
+    /// Takes a finished read out of the in-flight table: only its own entry,
+    /// which a later identical read may have replaced.
+    fn forget_read(&self, key: &str, id: u64) {
+        let mut in_flight = self.in_flight.lock().expect("in-flight table");
+        if in_flight.get(key).is_some_and(|(entry, _)| *entry == id) {
+            in_flight.remove(key);
+        }
     }
 }
 
