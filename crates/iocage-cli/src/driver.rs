@@ -864,7 +864,9 @@ impl Iocage {
             args.push("/usr/bin/env".into());
         }
         args.extend(argv.iter().cloned());
-        let out = self.run(&args).await?;
+        // What the command prints is for its requester only, never progress.
+        let quiet = self.runner.clone().output_not_in_progress();
+        let out = run(&quiet, &args, None).await?;
         let mut lines: Vec<String> = out
             .stdout
             .lines()

@@ -34,7 +34,7 @@ mod validate;
 
 pub use backend::{Backend, BackendError, BackendResult};
 pub use cli::CliBackend;
-pub use iocage_cli::{Flavour, IocageVersion, Runner};
+pub use iocage_cli::{Flavour, IocageVersion, Runner, progress};
 pub use messages::{Level, MAX_MESSAGES, Message, note_messages, with_messages};
 pub use model::{
     CleanTarget, DfEntry, ExecOutput, JailInfo, JailState, NewJail, PluginInfo, PropertyRow,

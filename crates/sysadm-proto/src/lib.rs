@@ -44,7 +44,8 @@ pub use envelope::{
 };
 pub use error::{ArgsError, EnvelopeError, ErrorArgs, ErrorCode, shown};
 pub use events::{
-    DispatcherEvent, EventKind, EventNames, EventsRequest, JobOutcome, JobState, SubscriptionReply,
+    DispatcherEvent, EventKind, EventNames, EventsRequest, JobOutcome, JobProgress, JobState,
+    SubscriptionReply,
 };
 pub use keys::{
     KEYS_ACTIONS, KeyCreated, KeyInfo, KeyList, KeyRevoked, KeyRole, KeySpec, KeysRequest,

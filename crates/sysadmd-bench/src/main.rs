@@ -604,6 +604,7 @@ fn events() -> Result<()> {
                 finished: None,
                 duration_ms: None,
                 outcome: None,
+                progress: None,
             };
             hub.publish(
                 EventKind::Dispatcher,

@@ -5,7 +5,8 @@
 //! latency histogram by class and transport; failed logins and address
 //! blocks as the audit hook sees them; and, read when scraped, the jobs
 //! running, the events numbered so far, the subscribers connected and those
-//! dropped as too slow.
+//! dropped as too slow. The connection slots keep the connections open by
+//! transport and state (`slots.rs`).
 
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
@@ -93,6 +94,32 @@ struct CommandLabels {
     command: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConnectionLabels {
+    transport: &'static str,
+    state: &'static str,
+}
+
+/// Connections open now, by transport (`rest`, `ws`) and state
+/// (`unauthenticated`, `authenticated`), kept up to date by the slots.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConnectionGauges(Family<ConnectionLabels, Gauge>);
+
+impl ConnectionGauges {
+    /// Adds `delta` to the connections of that transport and state.
+    pub(crate) fn add(&self, websocket: bool, authenticated: bool, delta: i64) {
+        let labels = ConnectionLabels {
+            transport: if websocket { "ws" } else { "rest" },
+            state: if authenticated {
+                "authenticated"
+            } else {
+                "unauthenticated"
+            },
+        };
+        self.0.get_or_create(&labels).inc_by(delta);
+    }
+}
+
 /// iocage runs by command and how they ended, with their durations: made
 /// before the backend (which reports into it), registered with [`Metrics`].
 #[derive(Clone, Debug)]
@@ -144,6 +171,7 @@ pub(crate) struct Metrics {
     events_numbered: Gauge,
     subscribers: Gauge,
     subscribers_dropped: Gauge<u64, AtomicU64>,
+    connections: ConnectionGauges,
 }
 
 impl Default for Metrics {
@@ -195,7 +223,21 @@ impl Default for Metrics {
             "Subscribers disconnected as too slow since the start",
             subscribers_dropped.clone(),
         );
+        let connections = ConnectionGauges::default();
+        // Every combination shown from the start, at 0 when there is none.
+        for websocket in [false, true] {
+            for authenticated in [false, true] {
+                connections.add(websocket, authenticated, 0);
+            }
+        }
+        registry.register(
+            "connections",
+            "Connections open now, by transport (rest until a WebSocket upgrade) and state \
+             (unauthenticated until a request on it authenticates)",
+            connections.0.clone(),
+        );
         Metrics {
+            connections,
             registry: Mutex::new(registry),
             requests,
             latency,
@@ -241,6 +283,11 @@ impl Metrics {
         self.latency
             .get_or_create(&LatencyLabels { class, transport })
             .observe(seconds);
+    }
+
+    /// The connections gauge, for the connection slots to keep.
+    pub(crate) fn connections(&self) -> ConnectionGauges {
+        self.connections.clone()
     }
 
     /// Exposes the iocage runs the CLI backend reports.

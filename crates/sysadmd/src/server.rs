@@ -90,9 +90,10 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let app = self.app.clone();
         let slots = Arc::new(Semaphore::new(app.limits.max_connections));
-        let unauthenticated = crate::slots::Slots::new(
+        let unauthenticated = crate::slots::Slots::counted(
             app.limits.max_unauthenticated,
             app.limits.max_unauthenticated_per_address,
+            app.metrics.connections(),
         );
         for listener in self.listeners {
             let app = app.clone();
