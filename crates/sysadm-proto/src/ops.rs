@@ -1,5 +1,5 @@
 //! What sysadmd offers beyond the 2016-2017 API documents, for automation:
-//! per-call options (`dry_run`, `confirm`, `idempotency_key`), previews of
+//! per-call options (`dry_run`, `confirm`, `idempotency_key`, `messages`), previews of
 //! destruction, and `rpc/capabilities`.
 
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use crate::error::ArgsError;
 use crate::request::{Action, IocageRequest};
 
 /// The keys of `args` that are options of the call, not of the action.
-pub const OPTION_KEYS: [&str; 3] = ["dry_run", "confirm", "idempotency_key"];
+pub const OPTION_KEYS: [&str; 4] = ["dry_run", "confirm", "idempotency_key", "messages"];
 
 /// The longest idempotency key accepted, in bytes.
 pub const MAX_IDEMPOTENCY_KEY: usize = 128;
@@ -27,6 +27,10 @@ pub struct CallOptions {
     pub confirm: Option<String>,
     /// A client's key that makes a retry return the first result.
     pub idempotency_key: Option<String>,
+    /// `"messages": true`: the reply carries what iocage printed around its
+    /// output (warnings, first-run lines) as `"messages"` beside the
+    /// documented keys.
+    pub messages: bool,
 }
 
 impl IocageRequest {
@@ -38,18 +42,18 @@ impl IocageRequest {
         let request = IocageRequest::from_args_accepting(args, &OPTION_KEYS)?;
         let action = request.action();
         let args = Args::new(action.as_str(), args)?;
-        let dry_run = match args.get("dry_run") {
-            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-            Some(Value::Bool(true)) => true,
-            Some(other) => {
-                return Err(ArgsError::WrongType {
-                    action: action.as_str(),
-                    argument: "dry_run",
-                    expected: "true or false",
-                    found: json_type(other),
-                });
-            }
+        let flag = |argument: &'static str| match args.get(argument) {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(false),
+            Some(Value::Bool(true)) => Ok(true),
+            Some(other) => Err(ArgsError::WrongType {
+                action: action.as_str(),
+                argument,
+                expected: "true or false",
+                found: json_type(other),
+            }),
         };
+        let dry_run = flag("dry_run")?;
+        let messages = flag("messages")?;
         let confirm = args.optional_str("confirm")?.map(str::to_owned);
         if action.destructive_arguments().is_none() {
             for (argument, given) in [("dry_run", dry_run), ("confirm", confirm.is_some())] {
@@ -76,12 +80,32 @@ impl IocageRequest {
                 accepted,
             })?;
         }
+        // A dry run runs no command, and a replay returns a stored reply:
+        // neither has iocage's messages to give, and an empty list would say
+        // iocage printed nothing.
+        for (other, given) in [
+            ("dry_run", dry_run),
+            ("idempotency_key", idempotency_key.is_some()),
+        ] {
+            if messages && given {
+                return Err(ArgsError::InvalidValue {
+                    action: action.as_str(),
+                    argument: "messages",
+                    value: "true".to_owned(),
+                    accepted: format!(
+                        "messages is not available with {other} (no iocage run's messages to give); \
+                         send one or the other"
+                    ),
+                });
+            }
+        }
         Ok((
             request,
             CallOptions {
                 dry_run,
                 confirm,
                 idempotency_key: idempotency_key.map(str::to_owned),
+                messages,
             },
         ))
     }
@@ -268,6 +292,35 @@ mod tests {
         );
         // Still refused by the plain decoder: a caller that ignores options must not destroy.
         assert!(IocageRequest::from_args(&json!({"action": "cleanall", "dry_run": true})).is_err());
+    }
+
+    #[test]
+    fn every_action_takes_messages_but_not_with_a_dry_run_or_a_replay() {
+        for args in [
+            json!({"action": "listjails", "messages": true}),
+            json!({"action": "cleanall", "messages": true}),
+        ] {
+            let (_, options) = IocageRequest::from_args_with_options(&args).unwrap();
+            assert!(options.messages, "{args}");
+        }
+        let (_, options) =
+            IocageRequest::from_args_with_options(&json!({"action": "df", "messages": null}))
+                .unwrap();
+        assert!(!options.messages);
+        let wrong =
+            IocageRequest::from_args_with_options(&json!({"action": "df", "messages": "yes"}))
+                .unwrap_err();
+        assert!(wrong.to_string().contains("true or false"), "{wrong}");
+        for args in [
+            json!({"action": "cleanjails", "dry_run": true, "messages": true}),
+            json!({"action": "startjail", "jail": "www", "idempotency_key": "k1", "messages": true}),
+        ] {
+            let refused = IocageRequest::from_args_with_options(&args).unwrap_err();
+            assert!(
+                refused.to_string().contains("messages is not available"),
+                "{refused}"
+            );
+        }
     }
 
     #[test]

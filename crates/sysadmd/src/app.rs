@@ -580,7 +580,13 @@ impl App {
         };
         if !request.changes_host() {
             // Reads of an unchanged simulated host come back already serialized.
-            return Ok(self.service.handle_json(request, &caller).await?);
+            return Ok(if options.messages {
+                self.service
+                    .handle_json_with_messages(request, &caller)
+                    .await?
+            } else {
+                self.service.handle_json(request, &caller).await?
+            });
         }
         if let Some(key) = &options.idempotency_key {
             return self
@@ -591,14 +597,28 @@ impl App {
         // abandon a change halfway.
         let app = self.clone();
         let job = self.tracker.spawn(async move {
-            let work = app.service.handle(request.clone(), &caller);
-            app.jobs.run(&caller, &request, work).await
+            let mut printed = Vec::new();
+            let work = async {
+                let (reply, messages) = app
+                    .service
+                    .handle_with_messages(request.clone(), &caller)
+                    .await;
+                printed = messages;
+                reply
+            };
+            let response = app.jobs.run(&caller, &request, work).await;
+            (response, printed)
         });
-        let response = job.await.map_err(|error| {
+        let (response, printed) = job.await.map_err(|error| {
             tracing::error!(%error, "job task failed");
             ApiError::new(ErrorCode::Internal, "job task failed")
         })?;
-        Ok(to_value(&response?))
+        let reply = to_value(&response?);
+        Ok(if options.messages {
+            iocage_service::with_messages(&reply, &printed)
+        } else {
+            reply
+        })
     }
 }
 

@@ -168,7 +168,11 @@ impl App {
             .filter(|name| !not_supported.contains_key(*name))
             .map(str::to_owned)
             .collect();
-        let mut features = vec!["dry_run".to_owned(), "healthz".to_owned()];
+        let mut features = vec![
+            "dry_run".to_owned(),
+            "healthz".to_owned(),
+            "messages".to_owned(),
+        ];
         if self.ops.confirm_destroy() {
             features.push("confirm_destroy".to_owned());
         }
