@@ -35,8 +35,8 @@ use tokio::sync::{RwLock, RwLockWriteGuard};
 
 use crate::backend::{Backend, BackendError, BackendResult};
 use crate::cache::ReplyCache;
-use crate::inventory::{Freshness, Inventory};
-use crate::model::{CleanTarget, JailInfo, StateChange};
+use crate::inventory::{Freshness, Inventory, Listing, Part};
+use crate::model::{CleanTarget, JailInfo, JailState, StateChange};
 use crate::preview::{BackendDescription, Doomed};
 use crate::validate::{self, PropUse};
 
@@ -169,7 +169,7 @@ impl IocageService {
     /// prefix), as every request that names a jail resolves it: for callers
     /// that must judge a jail before asking for work on it (API key scopes).
     pub async fn resolve_jail(&self, name: &str) -> Result<JailInfo, ServiceError> {
-        self.inner.resolve(name).await
+        Ok(self.inner.resolve(name).await?.0)
     }
 
     /// Answers one request with its documented response.
@@ -230,7 +230,7 @@ impl IocageService {
         validate_request(request)?;
         let doomed = match request {
             IocageRequest::DestroyJail { jail } => {
-                Doomed::Jail(self.inner.resolve(jail).await?.uuid)
+                Doomed::Jail(self.inner.resolve(jail).await?.0.uuid)
             }
             IocageRequest::CleanAll => Doomed::Clean(CleanTarget::All),
             IocageRequest::CleanJails => Doomed::Clean(CleanTarget::Jails),
@@ -373,54 +373,103 @@ fn validate_request(request: &IocageRequest) -> Result<(), ServiceError> {
 
 impl Inner {
     /// Resolves a jail name to its listing: exact tag, then exact UUID, then
-    /// a unique UUID prefix (the "use adae47cb or just adae" of iocage's help).
+    /// a unique UUID prefix (the "use adae47cb or just adae" of iocage's help);
+    /// with the listing of the part it was found in.
     ///
-    /// The jails come from the inventory ([`crate::inventory`]); a name it
-    /// does not know is looked up once more in a new listing before a 404.
-    async fn resolve(&self, name: &str) -> Result<JailInfo, ServiceError> {
+    /// The jails come from the inventory ([`crate::inventory`]): a jail's tag
+    /// that does not read as a UUID is settled by the jails part alone (a tag
+    /// is matched before any UUID, and jails before templates); anything else
+    /// needs the templates too. A name it does not know is looked up once
+    /// more in a new listing before a 404.
+    async fn resolve(&self, name: &str) -> Result<(JailInfo, Listing), ServiceError> {
         let asked = Instant::now();
-        let jails = self
-            .inventory
-            .jails(&*self.backend, Freshness::Window)
-            .await?;
-        match find_jail(&jails, name) {
+        let backend = &*self.backend;
+        if !validate::uuid_like(name) {
+            let jails = self
+                .inventory
+                .part(backend, Part::Jails, Freshness::Window)
+                .await?;
+            if let Some(jail) = jails.jails.iter().find(|jail| jail.tag == name) {
+                return Ok((jail.clone(), jails));
+            }
+        }
+        let parts = self.inventory.all(backend, Freshness::Window).await?;
+        match find_in(&parts, name) {
             Err(error) if error.code() == ErrorCode::NotFound => {
-                let jails = self
-                    .inventory
-                    .jails(&*self.backend, Freshness::Since(asked))
-                    .await?;
-                find_jail(&jails, name)
+                let parts = self.inventory.all(backend, Freshness::Since(asked)).await?;
+                find_in(&parts, name)
             }
             found => found,
         }
+    }
+
+    /// The jail `found` (with the part it was found in) as the inventory
+    /// knows it now, looked up by its UUID in that part, and once more in a
+    /// new listing of it before a 404.
+    async fn still_there(
+        &self,
+        found: &(JailInfo, Part),
+    ) -> Result<(JailInfo, Listing), ServiceError> {
+        let (jail, part) = found;
+        let asked = Instant::now();
+        let backend = &*self.backend;
+        for freshness in [Freshness::Window, Freshness::Since(asked)] {
+            let listing = self.inventory.part(backend, *part, freshness).await?;
+            if let Some(now) = listing.jails.iter().find(|now| now.uuid == jail.uuid) {
+                return Ok((now.clone(), listing));
+            }
+        }
+        Err(ServiceError::new(
+            ErrorCode::NotFound,
+            format!("jail {} ({}) not found: it is gone", jail.tag, jail.uuid),
+        ))
     }
 
     /// Passes a change's result on; when it failed, what it did is not known
     /// (iocage may have made the jail and then failed), so the inventory
     /// lists again next time.
     fn noted<T>(&self, result: BackendResult<T>) -> BackendResult<T> {
-        if result.is_err() {
-            self.inventory.forget();
+        self.noted_unless(false, result)
+    }
+
+    /// [`Inner::noted`], except that a conflict is known to have changed
+    /// nothing when `refused` (the backend refuses a taken tag before it
+    /// does anything, [`Backend::refuses_taken_tags`]).
+    fn noted_unless<T>(&self, refused: bool, result: BackendResult<T>) -> BackendResult<T> {
+        match &result {
+            Err(BackendError::Conflict(_)) if refused => {}
+            Err(_) => self.inventory.forget(),
+            Ok(_) => {}
         }
         result
     }
 
-    /// A create or clone with `tag` may go ahead only if no jail has that
-    /// tag: 409 otherwise, on every backend and version (legacy iocage
-    /// would rename the other jail's tag to a date, `__link_tag` in
+    /// A create or clone with a tag may go ahead only if no jail or template
+    /// has that tag: 409 otherwise, on every backend and version (legacy
+    /// iocage would rename the other jail's tag to a date, `__link_tag` in
     /// lib/ioc-common@6189eac:302-325). Called under the tag's lock, so two
     /// requests for one tag cannot both pass.
-    async fn tag_is_free(&self, tag: Option<&str>) -> Result<(), ServiceError> {
-        let Some(tag) = tag else {
-            return Ok(());
+    ///
+    /// A backend that refuses a taken tag itself (Python iocage) is left to
+    /// do so, with no listing: then `Ok(true)`, and its 409 changed nothing.
+    async fn tag_is_free(&self, pairs: &[(String, String)]) -> Result<bool, ServiceError> {
+        let Some(tag) = tag_of(pairs) else {
+            return Ok(false);
         };
+        if self.backend.refuses_taken_tags().await {
+            return Ok(true);
+        }
         // From the inventory: every jail the service made is in it at once;
         // one made by hand shows within the freshness window.
-        let jails = self
+        let parts = self
             .inventory
-            .jails(&*self.backend, Freshness::Window)
+            .all(&*self.backend, Freshness::Window)
             .await?;
-        if let Some(jail) = jails.iter().find(|jail| jail.tag == tag) {
+        let taken = parts
+            .iter()
+            .flat_map(|part| part.jails.iter())
+            .find(|jail| jail.tag == tag);
+        if let Some(jail) = taken {
             return Err(ServiceError::new(
                 ErrorCode::Conflict,
                 format!(
@@ -429,7 +478,7 @@ impl Inner {
                 ),
             ));
         }
-        Ok(())
+        Ok(false)
     }
 
     fn jail_lock(&self, uuid: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -459,9 +508,9 @@ impl Inner {
         let backend = &self.backend;
         Ok(match request {
             IocageRequest::ListJails => IocageResponse::ListJails(JailList {
-                jails: backend
-                    .list_non_templates()
-                    .await?
+                // Kept in the inventory, so a change a client asks for
+                // right after costs no listing.
+                jails: Arc::unwrap_or_clone(self.inventory.list_jails(&**backend).await?.jails)
                     .into_iter()
                     .map(|jail| (jail.uuid.clone(), summary(jail)))
                     .collect(),
@@ -491,12 +540,12 @@ impl Inner {
             }
             IocageRequest::GetJailSettings(query) => IocageResponse::GetJailSettings(match query {
                 JailSettingsQuery::Property { jail, prop } => {
-                    let uuid = self.resolve(&jail).await?.uuid;
+                    let uuid = self.resolve(&jail).await?.0.uuid;
                     let value = backend.get_property(&uuid, &prop).await?;
                     JailSettings::Property { jail, prop, value }
                 }
                 JailSettingsQuery::All { jail } => {
-                    let uuid = self.resolve(&jail).await?.uuid;
+                    let uuid = self.resolve(&jail).await?.0.uuid;
                     JailSettings::All {
                         jail,
                         props: backend.get_all(&uuid).await?.into_iter().collect(),
@@ -559,6 +608,7 @@ impl Inner {
     }
 
     async fn change(self: Arc<Self>, request: IocageRequest) -> Reply {
+        let received = Instant::now();
         let backend = &self.backend;
         let action = request.action().as_str();
         // Host-wide changes exclude everything else.
@@ -616,9 +666,10 @@ impl Inner {
                     Some(lock) => Some(lock.lock().await),
                     None => None,
                 };
-                self.tag_is_free(tag_of(&pairs)).await?;
-                let jail = self.noted(backend.create(&pairs, *empty).await)?;
-                self.inventory.added(&jail.uuid, &jail.tag, None);
+                let refused = self.tag_is_free(&pairs).await?;
+                let jail = self.noted_unless(refused, backend.create(&pairs, *empty).await)?;
+                self.inventory
+                    .added(&jail.uuid, &jail.tag, None, is_template(&pairs));
                 let success = if *empty {
                     CreateSuccess::Empty { uuid: jail.uuid }
                 } else {
@@ -638,16 +689,21 @@ impl Inner {
         let Some(name) = request.jail() else {
             return Err(internal(format!("{action} names no jail")));
         };
-        let uuid = self.resolve(name).await?.uuid;
+        let (jail, seen) = self.resolve(name).await?;
+        let uuid = jail.uuid.clone();
+        let jail = (jail, seen.part);
         let lock = self.jail_lock(&uuid);
         let _jail = lock.lock().await;
-        // Resolve again under the lock: the jail may have gone while we waited.
-        let jail = self.resolve(&uuid).await?;
+        // Look again under the lock: the jail may have gone while we
+        // waited. From the inventory unless its window passed meanwhile.
+        let (jail, seen) = self.still_there(&jail).await?;
         Ok(match request {
             IocageRequest::StartJail { jail: name } => {
+                let _changing = self.inventory.changing_state();
                 IocageResponse::StartJail(status(name, backend.start(&jail.uuid).await?))
             }
             IocageRequest::StopJail { jail: name } => {
+                let _changing = self.inventory.changing_state();
                 IocageResponse::StopJail(status(name, backend.stop(&jail.uuid).await?))
             }
             IocageRequest::CapJail { jail: name } => {
@@ -661,9 +717,11 @@ impl Inner {
                     Some(lock) => Some(lock.lock().await),
                     None => None,
                 };
-                self.tag_is_free(tag_of(&pairs)).await?;
-                let new = self.noted(backend.clone_jail(&jail.uuid, &pairs).await)?;
-                self.inventory.added(&new.uuid, &new.tag, Some(&jail.uuid));
+                let refused = self.tag_is_free(&pairs).await?;
+                let new =
+                    self.noted_unless(refused, backend.clone_jail(&jail.uuid, &pairs).await)?;
+                self.inventory
+                    .added(&new.uuid, &new.tag, Some(&jail.uuid), is_template(&pairs));
                 IocageResponse::CloneJail(CloneJailResult {
                     jail: name,
                     props,
@@ -671,12 +729,24 @@ impl Inner {
                 })
             }
             IocageRequest::DestroyJail { .. } => {
-                self.noted(backend.destroy(&jail.uuid).await)?;
+                // `destroy -f` would stop a running jail: the backend asks
+                // its state first, unless a listing made for this request,
+                // with no change of state since, saw it stopped.
+                let seen_stopped = jail.state == JailState::Down
+                    && self.inventory.state_is_current(&seen, received);
+                let destroyed = if seen_stopped {
+                    backend.destroy_seen_stopped(&jail.uuid).await
+                } else {
+                    backend.destroy(&jail.uuid).await
+                };
+                self.noted(destroyed)?;
                 self.inventory.removed(&jail.uuid);
                 IocageResponse::DestroyJail(DestroyJailResult::new(jail.uuid))
             }
             IocageRequest::ExecJail { user, command, .. } => {
                 let argv = validate::command(action, &command)?;
+                // A command in the jail may stop it.
+                let _changing = self.inventory.changing_state();
                 let output = backend.exec(&jail.uuid, &user, &argv).await?;
                 if output.status != 0 {
                     let mut text = format!("command exited with status {}", output.status);
@@ -739,6 +809,29 @@ fn find_jail(jails: &[JailInfo], name: &str) -> Result<JailInfo, ServiceError> {
                 .join(", ")
         ))),
     }
+}
+
+/// [`find_jail`] over both parts of the inventory (jails first), with the
+/// listing of the part the jail is in.
+fn find_in(parts: &[Listing; 2], name: &str) -> Result<(JailInfo, Listing), ServiceError> {
+    let all: Vec<JailInfo> = parts
+        .iter()
+        .flat_map(|part| part.jails.iter().cloned())
+        .collect();
+    let jail = find_jail(&all, name)?;
+    let part = parts
+        .iter()
+        .find(|part| part.jails.iter().any(|known| known.uuid == jail.uuid))
+        .unwrap_or(&parts[0]);
+    Ok((jail, part.clone()))
+}
+
+/// Whether a create's or clone's properties make a template.
+fn is_template(pairs: &[(String, String)]) -> bool {
+    pairs.iter().any(|(key, value)| {
+        key == "template"
+            && ["yes", "on", "1", "true"].contains(&value.to_ascii_lowercase().as_str())
+    })
 }
 
 /// A bug in this crate: logged in full, sent to the client without internals.
