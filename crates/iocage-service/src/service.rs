@@ -139,7 +139,8 @@ pub struct ServiceOptions {
     /// against changes made behind the service's back (iocage run by hand).
     /// The service's own changes are always seen at once. Zero (the default):
     /// every resolution lists; a real host wants seconds (sysadmd's
-    /// `[iocage] inventory_ttl_ms`, 2000).
+    /// `[limits] iocage_inventory_ttl_ms`, 2000: an `[iocage]` table cannot
+    /// exist, the top-level `iocage` key is the program path).
     pub inventory_ttl: std::time::Duration,
 }
 
