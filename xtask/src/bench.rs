@@ -208,13 +208,18 @@ const NOTES: &str = "\
 | argon2id 19 MiB working memory kept by glibc after the first login | idle 25 MiB | 13 MiB (OWASP-equivalent 7 MiB, t=5) |
 | a login flood: argon2's 7 MiB working memory allocated for each check, which raised glibc's mmap threshold and fragmented the hash threads' malloc arenas | peak RSS 118-138 MiB | 33 MiB (each hash thread keeps one working memory) |
 | every read of an unchanged simulated host listed, shaped and serialized 100 jails again | REST ratio 0.19, WS 0.21 / 0.21 | 0.68-0.71, 0.88-0.89 / 1.04 (two runs; answered from the reply cache) |
+| a computed `listjails` built a map of 100 rows of owned strings (`JailSummary`), and every waiter of a coalesced read but the last deep-copied it before serializing; every read, also one that completes at once, ran in a task of its own; metrics labels were 6 allocated strings per request (issue 19 item 4; machine shared with 4 builders, load 5-8; one run before, two after) | *reply cache off*: REST 0.19, WS 0.17 / 0.32; `layers` direct_to_bytes 33 us | 0.20-0.26, 0.14-0.24 / 0.50-0.50; 17 us (rows written from the listing borrowed, `JailSummaryRef`; waiters serialize the shared result; a read that completes at once never gets a task; static labels). Cache on, one run (the same binary, right after): WS 0.70 / 0.92 |
 
 `sysadmd-bench layers` splits one 100-jail `listjails`: serializing the 12 KB reply alone takes about 14 us, about
-what the baseline spends on a whole request, so the computed path (the *reply cache off* rows) stays near 0.2 of a
-server that sends a fixed body. What is left in its profile is spread thin: allocation and JSON string escaping to
-build and serialize the reply, and the task each coalesced read runs in. Next steps for that path, not taken:
-serialize `JailInfo` straight to the wire without the intermediate map, and make the always-short fields of
-`JailSummary` (`boot`, `state`, `jid`) borrowed or inline strings.
+what the baseline spends on a whole request, so the computed path (the *reply cache off* rows) stayed near 0.2 of a
+server that sends a fixed body. Taken since (issue 19 item 4): the listing is written straight to the wire, by UUID,
+each row borrowed from the jail it describes (`listing.rs`; the typed `handle` still builds the documented map, and
+a test holds both to the same bytes); the always-short fields are static or formatted on the stack; no task for a
+read that completes at once. On a machine shared with other builds that measured 0.20-0.26 / 0.14-0.24 / 0.50 (two runs; only the last
+row clearly moved), short of the 0.5 of issue 19 for REST and WebSocket 1x32. Not taken yet: the envelope is serialized into an unsized buffer (12 KB
+grown by doubling, then copied into the `Arc`), the cached Basic credential is looked up twice and decoded once per
+request, the request is decoded through a `serde_json::Value`, and the simulated host still allocates 5 strings
+per jail to describe it (`JailInfo`).
 ";
 
 struct Row {

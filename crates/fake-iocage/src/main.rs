@@ -30,6 +30,12 @@
 //!   `FAKE_IOCAGE_GARBAGE`, exit 0), `error` (prints an error line,
 //!   `FAKE_IOCAGE_ERROR` or a default, exit 1). `FAKE_IOCAGE_FAULT_ON=CMD`
 //!   limits the fault to one iocage command (`list`, `get`, ...).
+//! * `FAKE_IOCAGE_GATE=PATH` (test support for progress reporting): stdout
+//!   is printed a line at a time, flushed, and after the first line the
+//!   fake waits until `PATH` exists (at most 60 s) before printing the rest
+//!   and exiting, so a test can see a line arrive while iocage still runs.
+//!   `FAKE_IOCAGE_GATE_ON=CMD` limits it to one command. With
+//!   `FAKE_IOCAGE_LINE_DELAY_MS`, every line after the first waits that long.
 
 mod host;
 mod legacy;
@@ -128,12 +134,53 @@ fn main() -> ExitCode {
         }
     };
     let mut stdout = std::io::stdout();
-    let _ = stdout.write_all(reply.out.as_bytes());
+    match gate(&args) {
+        Some(gate) => trickle(&reply.out, &gate),
+        None => {
+            let _ = stdout.write_all(reply.out.as_bytes());
+        }
+    }
     let _ = stdout.flush();
     let mut stderr = std::io::stderr();
     let _ = stderr.write_all(reply.err.as_bytes());
     let _ = stderr.flush();
     ExitCode::from(reply.code)
+}
+
+/// `FAKE_IOCAGE_GATE`, when it applies to this command.
+fn gate(args: &[String]) -> Option<PathBuf> {
+    let gate = std::env::var_os("FAKE_IOCAGE_GATE")?;
+    if let Ok(only) = std::env::var("FAKE_IOCAGE_GATE_ON")
+        && args.first() != Some(&only)
+    {
+        return None;
+    }
+    Some(PathBuf::from(gate))
+}
+
+/// Prints `out` a line at a time: the first, then a wait for `gate` to
+/// exist (bounded), then the rest, each after `FAKE_IOCAGE_LINE_DELAY_MS`.
+fn trickle(out: &str, gate: &Path) {
+    let delay = std::env::var("FAKE_IOCAGE_LINE_DELAY_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map(Duration::from_millis);
+    let mut stdout = std::io::stdout();
+    for (index, line) in out.split_inclusive('\n').enumerate() {
+        if index > 0
+            && let Some(delay) = delay
+        {
+            std::thread::sleep(delay);
+        }
+        let _ = stdout.write_all(line.as_bytes());
+        let _ = stdout.flush();
+        if index == 0 {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while !gate.exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
 }
 
 /// Appends `line` to the file named by `variable`, if set. One write with

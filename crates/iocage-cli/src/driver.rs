@@ -283,6 +283,28 @@ impl Iocage {
         self
     }
 
+    /// The tag this iocage would give a jail created or cloned without
+    /// one, when that default can collide, so that a caller may choose the
+    /// tag itself and pass `tag=` (which suppresses the default); `None`
+    /// when the default cannot collide.
+    ///
+    /// Legacy iocage (develop and 1.7.x) tags it `date "+%F@%T"`, the host's
+    /// local time to the second (`tag=$(date "+%F@%T")` in
+    /// lib/ioc-globals@ff9b266:106 and @6189eac:103): two untagged creates in
+    /// one second get the same tag, and the second silently renames the
+    /// first jail's tag (`__link_tag`, lib/ioc-common@ff9b266:755-770). An
+    /// explicit `tag=` replaces the default, as `create` and `clone` first
+    /// export every `key=value` word over the globals (`__export_props`,
+    /// lib/ioc-common@ff9b266:4-13 and @6189eac:4-8; lib/ioc-cmd@6189eac:29,36).
+    /// Python iocage names an untagged jail by a fresh UUID
+    /// (iocage_lib/ioc_create.py@6f6f4eb:87-90): `None`.
+    pub fn default_tag(&self) -> Option<String> {
+        match self.flavour() {
+            Flavour::Legacy => Some(date_tag(&chrono::Local::now())),
+            Flavour::Python => None,
+        }
+    }
+
     /// The version, when it was asked.
     pub fn version(&self) -> Option<&IocageVersion> {
         self.version.as_ref()
@@ -842,7 +864,9 @@ impl Iocage {
             args.push("/usr/bin/env".into());
         }
         args.extend(argv.iter().cloned());
-        let out = self.run(&args).await?;
+        // What the command prints is for its requester only, never progress.
+        let quiet = self.runner.clone().output_not_in_progress();
+        let out = run(&quiet, &args, None).await?;
         let mut lines: Vec<String> = out
             .stdout
             .lines()
@@ -1139,6 +1163,14 @@ fn legacy_17_exec_error(stdout: &str, jail: &str) -> bool {
             || message.text == "Missing UUID!"
             || message.text == "multiple matching UUIDs!"
             || message.text.starts_with("Invalid exec option: "))
+}
+
+/// `time` as `date "+%F@%T"` prints it: `2016-02-17@10:00:00`.
+fn date_tag<Tz: chrono::TimeZone>(time: &chrono::DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    time.format("%F@%T").to_string()
 }
 
 /// Whether `tag` is `date "+%F@%T"`: `2016-02-17@10:00:00`.
@@ -1499,6 +1531,25 @@ mod tests {
         assert!(!is_date_tag("web"));
         assert!(!is_date_tag("2016-02-17 10:00:59"));
         assert!(!is_date_tag("2016-02-17@10:00:5"));
+    }
+
+    #[test]
+    fn legacy_default_tags_are_picked_as_legacy_picks_them_and_python_needs_none() {
+        use chrono::TimeZone;
+        // The documented untagged jail (iocage-api-2016-08: "2016-02-09@23:47:04").
+        let documented = chrono::Utc.with_ymd_and_hms(2016, 2, 9, 23, 47, 4).unwrap();
+        assert_eq!(date_tag(&documented), "2016-02-09@23:47:04");
+        // The offset is the host's, not UTC's.
+        let east = chrono::FixedOffset::east_opt(3600).unwrap();
+        assert_eq!(
+            date_tag(&documented.with_timezone(&east)),
+            "2016-02-10@00:47:04"
+        );
+        let runner = Runner::new("/nonexistent/iocage");
+        let legacy = Iocage::assume(runner.clone(), Flavour::Legacy).default_tag();
+        let tag = legacy.expect("legacy iocage's default tag can collide");
+        assert!(is_date_tag(&tag), "{tag}");
+        assert_eq!(Iocage::assume(runner, Flavour::Python).default_tag(), None);
     }
 
     #[test]

@@ -20,6 +20,9 @@
 //! Any Rust tool can drive iocage through it; sysadmd's `CliBackend` is a
 //! thin adapter onto it.
 //!
+//! [`progress`] carries what a long run is doing to whoever asked, as it
+//! happens (each iocage line as it is printed), without a parameter.
+//!
 //! Nothing here knows about HTTP, WebSocket or the sysadm wire format.
 #![deny(missing_docs)]
 
@@ -34,6 +37,7 @@ mod get;
 mod list;
 mod message;
 mod model;
+pub mod progress;
 mod runner;
 mod status;
 mod text;

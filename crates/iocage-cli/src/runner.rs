@@ -9,11 +9,16 @@
 //! * A time limit: on expiry the child's whole process group gets SIGTERM,
 //!   then SIGKILL after a grace period, and the child is reaped, so no zombie
 //!   or orphan is left behind.
+//! * Progress: inside a [`progress::scope`](crate::progress::scope), each
+//!   run is reported as it starts (`iocage create`), and each line it prints
+//!   as it arrives, never waiting on the sink (see [`crate::progress`]).
 
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -35,6 +40,8 @@ pub struct Runner {
     max_output: usize,
     env: Vec<(OsString, OsString)>,
     observer: Option<RunObserver>,
+    /// Whether the lines a run prints are reported as progress.
+    lines_in_progress: bool,
 }
 
 /// Told of every run (for metrics): its first argument (the command), how
@@ -142,7 +149,16 @@ impl Runner {
             max_output: DEFAULT_MAX_OUTPUT,
             env: Vec::new(),
             observer: None,
+            lines_in_progress: true,
         }
+    }
+
+    /// Reports only that a run starts, never the lines it prints, as
+    /// progress: for output that is not iocage's own (a command run in a
+    /// jail), which only its requester may see.
+    pub fn output_not_in_progress(mut self) -> Runner {
+        self.lines_in_progress = false;
+        self
     }
 
     /// Tells `observer` of every run: its command word, duration and how it
@@ -275,8 +291,30 @@ impl Runner {
                 let _ = stdin.write_all(input).await;
             });
         }
-        let stdout = tokio::spawn(read_capped(child.stdout.take(), self.max_output));
-        let stderr = tokio::spawn(read_capped(child.stderr.take(), self.max_output));
+        let sink = crate::progress::current();
+        if let Some(sink) = &sink {
+            let word = args.first().map(|arg| arg.to_string_lossy());
+            sink.send(crate::progress::Progress {
+                step: format!("iocage {}", word.as_deref().unwrap_or(""))
+                    .trim_end()
+                    .to_owned(),
+                done: None,
+                of: None,
+                line: None,
+            });
+        }
+        let lines = sink
+            .filter(|_| self.lines_in_progress)
+            .map(|sink| LineReport {
+                sink,
+                count: Arc::new(AtomicU64::new(0)),
+            });
+        let stdout = tokio::spawn(read_capped(
+            child.stdout.take(),
+            self.max_output,
+            lines.clone(),
+        ));
+        let stderr = tokio::spawn(read_capped(child.stderr.take(), self.max_output, lines));
         let io_error = |source| RunError::Io {
             command: command.clone(),
             source,
@@ -343,18 +381,47 @@ impl Runner {
     }
 }
 
-/// Reads a stream to its end, keeping at most `cap` bytes.
-async fn read_capped<R: AsyncRead + Unpin>(stream: Option<R>, cap: usize) -> (Vec<u8>, bool) {
+/// Where a run's lines are reported: the sink, and the lines of both
+/// streams counted together.
+#[derive(Debug, Clone)]
+struct LineReport {
+    sink: crate::progress::Sink,
+    count: Arc<AtomicU64>,
+}
+
+impl LineReport {
+    fn send(&self, step: String) {
+        let line = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        self.sink.send(crate::progress::Progress {
+            step,
+            done: None,
+            of: None,
+            line: Some(line),
+        });
+    }
+}
+
+/// Reads a stream to its end, keeping at most `cap` bytes, and reporting
+/// each line as it arrives to `lines` (also past the cap) when given.
+async fn read_capped<R: AsyncRead + Unpin>(
+    stream: Option<R>,
+    cap: usize,
+    lines: Option<LineReport>,
+) -> (Vec<u8>, bool) {
     let Some(mut stream) = stream else {
         return (Vec::new(), false);
     };
     let mut kept = Vec::new();
     let mut truncated = false;
     let mut buffer = vec![0u8; 64 * 1024];
+    let mut splitter = crate::progress::Lines::default();
     loop {
         match stream.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(read) => {
+                if let Some(report) = &lines {
+                    splitter.feed(&buffer[..read], |line| report.send(line));
+                }
                 let room = cap.saturating_sub(kept.len());
                 if read > room {
                     truncated = true;
@@ -362,6 +429,9 @@ async fn read_capped<R: AsyncRead + Unpin>(stream: Option<R>, cap: usize) -> (Ve
                 kept.extend_from_slice(&buffer[..read.min(room)]);
             }
         }
+    }
+    if let (Some(report), Some(line)) = (&lines, splitter.finish()) {
+        report.send(line);
     }
     (kept, truncated)
 }

@@ -172,3 +172,122 @@ async fn standard_input_is_closed_so_prompts_cannot_wait() {
         .unwrap();
     assert_eq!(output.stdout, "Are you sure? [y/N]: got:\n");
 }
+
+/// Collects the progress a scope reports.
+fn collector() -> (
+    iocage_cli::progress::Sink,
+    std::sync::Arc<std::sync::Mutex<Vec<iocage_cli::progress::Progress>>>,
+) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let into = seen.clone();
+    let sink = iocage_cli::progress::Sink::new(move |progress| into.lock().unwrap().push(progress));
+    (sink, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_line_is_reported_while_the_child_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("gate");
+    // Prints a line, then waits (at most 30 s) for the test to open the gate.
+    let program = script(
+        &dir,
+        "slow",
+        &format!(
+            "echo 'Creating jail...'\necho 'warning: slow' >&2\n\
+             n=0; while [ ! -e '{}' ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done\n\
+             printf 'Done\\n'",
+            gate.display()
+        ),
+    );
+    let (sink, seen) = collector();
+    let runner = Runner::new(&program);
+    let run = tokio::spawn(iocage_cli::progress::scope(sink, async move {
+        runner.run(["create", "tag=web"]).await
+    }));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if seen.lock().unwrap().len() >= 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no lines: {:?}",
+            seen.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!run.is_finished(), "the child is still waiting on the gate");
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0].step, "iocage create", "{seen:?}");
+        assert_eq!(seen[0].line, None);
+        let mut early: Vec<(String, Option<u64>)> = seen[1..]
+            .iter()
+            .map(|progress| (progress.step.clone(), progress.line))
+            .collect();
+        early.sort();
+        let texts: Vec<&str> = early.iter().map(|(text, _)| text.as_str()).collect();
+        assert_eq!(texts, ["Creating jail...", "warning: slow"], "{seen:?}");
+        let mut numbers: Vec<u64> = early.iter().filter_map(|(_, line)| *line).collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, [1, 2], "both streams counted together");
+    }
+    std::fs::write(&gate, "").unwrap();
+    let output = run.await.unwrap().unwrap();
+    assert_eq!(
+        output.stdout, "Creating jail...\nDone\n",
+        "output is still whole"
+    );
+    let seen = seen.lock().unwrap();
+    let last = seen.last().unwrap();
+    assert_eq!(
+        (last.step.as_str(), last.line),
+        ("Done", Some(3)),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_scope_or_for_private_output_no_line_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = script(&dir, "secret", "echo 'the secret'");
+    let (sink, seen) = collector();
+    let quiet = Runner::new(&program).output_not_in_progress();
+    let output = iocage_cli::progress::scope(sink, quiet.run(["exec", "jail", "cat"]))
+        .await
+        .unwrap();
+    assert_eq!(output.stdout, "the secret\n");
+    let steps: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| p.step.clone())
+        .collect();
+    assert_eq!(steps, ["iocage exec"], "only the start of the run");
+    // Outside any scope the run works as ever.
+    let output = Runner::new(&program).run(["exec"]).await.unwrap();
+    assert_eq!(output.stdout, "the secret\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_lines_is_reported_without_slowing_or_growing_the_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    // 20,000 lines as fast as the shell can print them.
+    let program = script(
+        &dir,
+        "flood",
+        "i=0; while [ $i -lt 20000 ]; do echo \"line $i\"; i=$((i+1)); done",
+    );
+    let latest = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let into = latest.clone();
+    // A coalescing sink: keeps the latest only.
+    let sink =
+        iocage_cli::progress::Sink::new(move |progress| *into.lock().unwrap() = Some(progress));
+    let output =
+        iocage_cli::progress::scope(sink, Runner::new(&program).max_output(1024).run(["list"]))
+            .await
+            .unwrap();
+    assert!(output.truncated, "the capture keeps its cap");
+    let last = latest.lock().unwrap().clone().unwrap();
+    assert_eq!((last.step.as_str(), last.line), ("line 19999", Some(20000)));
+}

@@ -135,6 +135,16 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// The remote plugin index.
     async fn plugins(&self) -> BackendResult<Vec<PluginInfo>>;
 
+    /// The tag the backend's iocage gives a jail created or cloned without
+    /// one, when that default could collide with another jail's tag: the
+    /// service then picks a free tag itself (that tag, or it with `_2`,
+    /// `_3`, ... appended) and passes it as `tag=`. `None` (the default)
+    /// when the backend's own default is unique. Legacy iocage's is the
+    /// time to the second (`date "+%F@%T"`).
+    async fn default_tag(&self) -> BackendResult<Option<String>> {
+        Ok(None)
+    }
+
     /// A number that changes whenever anything a read returns may have
     /// changed, or `None` when the backend cannot know (a real host changes
     /// by itself: jails stop, datasets fill up). With `Some`, the service

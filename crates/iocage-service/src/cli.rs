@@ -9,8 +9,9 @@
 //! simulated host returns, so responses have the same shape whichever
 //! backend serves; its error kinds become the matching [`BackendError`]s,
 //! keeping iocage's text. The messages iocage printed around its output
-//! (warnings, first-run lines) are logged; the API reply keeps its
-//! documented shape.
+//! (warnings, first-run lines) are logged and noted for the request
+//! ([`crate::note_messages`]): a client that asks for them gets them beside
+//! the documented keys; other replies keep the documented shape.
 
 use std::time::Duration;
 
@@ -112,6 +113,7 @@ impl CliBackend {
         for message in &parsed.messages {
             tracing::info!(level = ?message.level, text = %message.text, "iocage printed a message around its output");
         }
+        crate::messages::note_messages(&parsed.messages);
         Ok(parsed.value)
     }
 
@@ -167,6 +169,12 @@ impl Backend for CliBackend {
                     .collect()
             }),
         }
+    }
+
+    /// Legacy iocage's `date "+%F@%T"` in the host's local time, which two
+    /// untagged creates in one second share ([`Iocage::default_tag`]).
+    async fn default_tag(&self) -> BackendResult<Option<String>> {
+        Ok(self.driver().await?.default_tag())
     }
 
     async fn health(&self) -> Result<(), String> {

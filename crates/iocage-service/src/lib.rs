@@ -7,6 +7,14 @@
 //! that persists its state in a file (the default when iocage is absent); the
 //! real backend runs iocage through `iocage-cli`.
 //!
+//! The messages iocage printed around its output while a request ran
+//! (warnings, first-run lines) are collected per request
+//! ([`IocageService::handle_with_messages`],
+//! [`IocageService::handle_json_with_messages`], which adds `"messages":
+//! [{"level": ..., "text": ...}]` beside the documented keys); a backend
+//! hands them over with [`note_messages`]. Plain replies keep the
+//! documented shape.
+//!
 //! **Nothing here knows about HTTP or WebSocket, and no user-supplied string
 //! is ever interpreted by a shell.**
 #![deny(missing_docs)]
@@ -15,6 +23,8 @@ mod backend;
 mod cache;
 mod cli;
 mod inventory;
+mod listing;
+mod messages;
 mod model;
 mod preview;
 pub mod properties;
@@ -24,7 +34,8 @@ mod validate;
 
 pub use backend::{Backend, BackendError, BackendResult};
 pub use cli::CliBackend;
-pub use iocage_cli::{Flavour, IocageVersion, Runner};
+pub use iocage_cli::{Flavour, IocageVersion, Runner, progress};
+pub use messages::{Level, MAX_MESSAGES, Message, note_messages, with_messages};
 pub use model::{
     CleanTarget, DfEntry, ExecOutput, JailInfo, JailState, NewJail, PluginInfo, PropertyRow,
     Releases, StateChange,

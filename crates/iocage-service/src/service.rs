@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Instant;
 
 use futures_util::FutureExt;
@@ -27,15 +28,16 @@ use serde_json::value::RawValue;
 use sysadm_proto::{
     ActivatePoolResult, ActivePool, CloneJailResult, CreateJailResult, CreateSuccess, Created,
     DefaultSettings, DestroyJailResult, DfRow, DfTable, ErrorArgs, ErrorCode, ExecJailResult,
-    IocageRequest, IocageResponse, JailList, JailSettings, JailSettingsQuery, JailStatus,
-    JailSummary, Plugin, PluginList, RecursiveRow, ReleaseList, StatusOutcome, Success,
-    WouldDestroy,
+    IocageRequest, IocageResponse, JailSettings, JailSettingsQuery, JailStatus, Plugin, PluginList,
+    RecursiveRow, ReleaseList, StatusOutcome, Success, WouldDestroy,
 };
-use tokio::sync::{RwLock, RwLockWriteGuard};
+use tokio::sync::{OwnedMutexGuard, RwLock, RwLockWriteGuard};
 
 use crate::backend::{Backend, BackendError, BackendResult};
 use crate::cache::ReplyCache;
 use crate::inventory::{Freshness, Inventory, Listing, Part};
+use crate::listing;
+use crate::messages::{self, Message};
 use crate::model::{CleanTarget, JailInfo, JailState, StateChange};
 use crate::preview::{BackendDescription, Doomed};
 use crate::validate::{self, PropUse};
@@ -94,12 +96,46 @@ impl From<BackendError> for ServiceError {
 }
 
 type Reply = Result<IocageResponse, ServiceError>;
-/// Shared behind an `Arc`: a shared future hands each waiter a clone of its
-/// output, and cloning a large reply (a `listjails` of many jails) for every
-/// read cost more than the read.
-///
-/// With the backend generation the read saw throughout, if any.
-type SharedReply = Shared<BoxFuture<'static, Arc<(Reply, Option<u64>)>>>;
+
+/// What a request computed, before it is shaped for its caller: a
+/// `listjails` keeps the listing itself, so that
+/// [`IocageService::handle_json`] writes it to the wire with no map of owned
+/// strings in between ([`crate::listing`]).
+#[derive(Debug, Clone)]
+enum Computed {
+    /// Any other reply, already in its documented shape.
+    Response(IocageResponse),
+    /// The jails a `listjails` listed.
+    Jails(Vec<JailInfo>),
+}
+
+impl Computed {
+    fn into_response(self) -> IocageResponse {
+        match self {
+            Computed::Response(response) => response,
+            Computed::Jails(jails) => IocageResponse::ListJails(listing::jail_list(&jails)),
+        }
+    }
+
+    fn to_json(&self) -> Arc<RawValue> {
+        match self {
+            Computed::Response(response) => serialize(response),
+            Computed::Jails(jails) => listing::to_json(jails),
+        }
+    }
+}
+
+/// The result of a request, with the backend generation a read saw
+/// throughout, if any. Shared behind an `Arc`: a shared future hands each
+/// waiter a clone of its output, and cloning a large reply (a `listjails`
+/// of many jails) for every read cost more than the read.
+/// And the messages iocage printed while it ran, for each waiter to show or not.
+type Answer = Arc<(Result<Computed, ServiceError>, Option<u64>, Vec<Message>)>;
+type SharedReply = Shared<BoxFuture<'static, Answer>>;
+
+/// How often an untagged create or clone looks for a free default tag
+/// before it gives up ([`Inner::claim_tag`]).
+const DEFAULT_TAG_TRIES: usize = 8;
 
 /// How often a host-wide change tries for the reads lock while reads run.
 const EXCLUSIVE_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
@@ -122,8 +158,10 @@ struct Inner {
     /// One lock per jail UUID that someone holds or waits for.
     jails: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Reads in flight, keyed by `changes_done` when they started and the
-    /// request's canonical `args`.
-    in_flight: Mutex<HashMap<String, SharedReply>>,
+    /// request's canonical `args`, each with its number.
+    in_flight: Mutex<HashMap<String, (u64, SharedReply)>>,
+    /// Reads that went into the in-flight table so far: their numbers.
+    reads_started: AtomicU64,
     /// Changes finished so far.
     changes_done: AtomicU64,
     /// Serialized replies of the backend's current generation.
@@ -159,6 +197,7 @@ impl IocageService {
                 reads: RwLock::new(()),
                 jails: Mutex::new(HashMap::new()),
                 in_flight: Mutex::new(HashMap::new()),
+                reads_started: AtomicU64::new(0),
                 changes_done: AtomicU64::new(0),
                 cache: ReplyCache::default(),
                 inventory: Inventory::new(options.inventory_ttl),
@@ -178,7 +217,25 @@ impl IocageService {
     /// Errors: 400 for an invalid argument (before any backend call), and the
     /// backend's 404/409/400/502/503/504/501.
     pub async fn handle(&self, request: IocageRequest, caller: &Caller) -> Reply {
-        self.answer(request, caller).await.0
+        let answer = self.answer(request, caller).await;
+        // The last waiter of a shared read takes the listing; others copy it.
+        let (result, _, _) = Arc::try_unwrap(answer).unwrap_or_else(|shared| (*shared).clone());
+        result.map(Computed::into_response)
+    }
+
+    /// [`handle`](IocageService::handle), with the messages iocage printed
+    /// around its output while the request ran (warnings, first-run lines),
+    /// in order; none from the simulated host. A read that shared another
+    /// caller's backend call gets that call's messages.
+    pub async fn handle_with_messages(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+    ) -> (Reply, Vec<Message>) {
+        let answer = self.answer(request, caller).await;
+        let (result, _, messages) =
+            Arc::try_unwrap(answer).unwrap_or_else(|shared| (*shared).clone());
+        (result.map(Computed::into_response), messages)
     }
 
     /// [`handle`](IocageService::handle), with the response serialized as
@@ -193,25 +250,65 @@ impl IocageService {
         request: IocageRequest,
         caller: &Caller,
     ) -> Result<Arc<RawValue>, ServiceError> {
+        self.json(request, caller, false).await
+    }
+
+    /// [`handle_json`](IocageService::handle_json), with `"messages": [...]`
+    /// (each `{"level": ..., "text": ...}`, see
+    /// [`handle_with_messages`](IocageService::handle_with_messages)) beside
+    /// the documented keys of a successful reply. Reads with and without
+    /// messages still share backend calls; the reply cache keeps the two
+    /// shapes apart.
+    pub async fn handle_json_with_messages(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+    ) -> Result<Arc<RawValue>, ServiceError> {
+        self.json(request, caller, true).await
+    }
+
+    async fn json(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+        with_messages: bool,
+    ) -> Result<Arc<RawValue>, ServiceError> {
+        let shaped = |computed: &Computed, printed: &[Message]| {
+            let reply = computed.to_json();
+            if with_messages {
+                messages::with_messages(&reply, printed)
+            } else {
+                reply
+            }
+        };
         let generation = if request.changes_host() {
             None
         } else {
             self.inner.backend.generation()
         };
         let Some(generation) = generation else {
-            return self
-                .handle(request, caller)
-                .await
-                .map(|reply| serialize(&reply));
+            // Serialized from the shared result itself: waiters of one
+            // coalesced read each write their reply, and none copies it first.
+            let answer = self.answer(request, caller).await;
+            let (result, _, printed) = &*answer;
+            return result
+                .as_ref()
+                .map(|computed| shaped(computed, printed))
+                .map_err(Clone::clone);
         };
         // Only valid requests are ever kept, so a hit needs no validation.
-        let key = request.to_args().to_string();
+        let mut key = request.to_args().to_string();
+        if with_messages {
+            key.push_str(" messages");
+        }
         if let Some(reply) = self.inner.cache.get(generation, &key) {
             tracing::debug!(user = %caller.user, peer = ?caller.peer, action = %request.action(), "iocage request answered from the reply cache");
             return Ok(reply);
         }
-        let (reply, read_in) = self.answer(request, caller).await;
-        let reply = serialize(&reply?);
+        let answer = self.answer(request, caller).await;
+        let (result, read_in, printed) = &*answer;
+        let reply = shaped(result.as_ref().map_err(Clone::clone)?, printed);
+        let read_in = *read_in;
         // Kept under the generation the read itself saw from start to end,
         // which may be newer than the one looked up above.
         if let Some(read_in) = read_in {
@@ -261,74 +358,89 @@ impl IocageService {
 
     /// Validates, logs and answers; for a read, also the backend generation
     /// it was read in, if the backend has one and it held for the whole read.
-    async fn answer(&self, request: IocageRequest, caller: &Caller) -> (Reply, Option<u64>) {
+    async fn answer(&self, request: IocageRequest, caller: &Caller) -> Answer {
         let action = request.action();
         if let Err(error) = validate_request(&request) {
             tracing::debug!(user = %caller.user, %action, %error, "iocage request refused");
-            return (Err(error), None);
+            return Arc::new((Err(error), None, Vec::new()));
         }
         tracing::debug!(user = %caller.user, peer = ?caller.peer, %action, "iocage request");
-        let (reply, read_in) = if request.changes_host() {
+        let answer = if request.changes_host() {
             let _done = ChangeDone(&self.inner.changes_done);
-            (self.inner.clone().change(request).await, None)
+            let (changed, printed) = messages::collect(self.inner.clone().change(request)).await;
+            Arc::new((changed.map(Computed::Response), None, printed))
         } else {
             self.shared_read(request).await
         };
-        if let Err(error) = &reply {
+        if let Err(error) = &answer.0 {
             if error.code().code() >= 500 {
                 tracing::warn!(user = %caller.user, %action, %error, "iocage request failed");
             } else {
                 tracing::debug!(user = %caller.user, %action, %error, "iocage request refused");
             }
         }
-        (reply, read_in)
+        answer
     }
 
     /// Runs a read, or joins an identical one in flight that started after
     /// the last change finished (so a read never misses a change that was
-    /// answered before it was asked). The work runs in its own task, so it
-    /// finishes (and leaves the table) even when every caller has gone away.
-    async fn shared_read(&self, request: IocageRequest) -> (Reply, Option<u64>) {
+    /// answered before it was asked).
+    ///
+    /// The read enters the table before it starts (looking and entering
+    /// under one lock, so two identical reads never both start), and is
+    /// first polled right here: one that completes at once (the simulated
+    /// host always does) needs no task of its own and leaves the table at
+    /// once. One that has to wait (an iocage run) is driven by a task of its
+    /// own, so that it finishes (and leaves the table) even when every caller
+    /// has gone away.
+    async fn shared_read(&self, request: IocageRequest) -> Answer {
         let changes_done = self.inner.changes_done.load(Ordering::SeqCst);
         let key = format!("{changes_done} {}", request.to_args());
-        let shared = {
+        let id = self.inner.reads_started.fetch_add(1, Ordering::Relaxed);
+        let entered = {
             let mut in_flight = self.inner.in_flight.lock().expect("in-flight table");
-            match in_flight.get(&key) {
-                Some(shared) => shared.clone(),
-                None => {
-                    let inner = self.inner.clone();
-                    let task_key = key.clone();
-                    let task = tokio::spawn(async move {
-                        let before = inner.backend.generation();
-                        let reply = inner.clone().read(request).await;
-                        let read_in = before.filter(|_| inner.backend.generation() == before);
-                        inner
-                            .in_flight
-                            .lock()
-                            .expect("in-flight table")
-                            .remove(&task_key);
-                        (reply, read_in)
-                    });
-                    let shared = async move {
-                        Arc::new(task.await.unwrap_or_else(|error| {
-                            tracing::error!(%error, "iocage read task failed");
-                            let error = ServiceError::new(
-                                ErrorCode::Internal,
-                                "the request failed unexpectedly",
-                            );
-                            (Err(error), None)
-                        }))
-                    }
-                    .boxed()
-                    .shared();
-                    in_flight.insert(key, shared.clone());
-                    shared
+            if let Some((_, joined)) = in_flight.get(&key) {
+                Err(joined.clone())
+            } else {
+                let inner = self.inner.clone();
+                let task_key = key.clone();
+                let shared = async move {
+                    let before = inner.backend.generation();
+                    let (result, printed) = messages::collect(inner.clone().read(request)).await;
+                    let read_in = before.filter(|_| inner.backend.generation() == before);
+                    // Out of the table before anyone sees the answer: a read
+                    // asked after this one is answered never joins it.
+                    inner.forget_read(&task_key, id);
+                    Arc::new((result, read_in, printed))
                 }
+                .boxed()
+                .shared();
+                in_flight.insert(key.clone(), (id, shared.clone()));
+                Ok(shared)
             }
         };
-        let reply = shared.await;
-        // The last waiter takes the reply; only waiters sharing it clone.
-        Arc::try_unwrap(reply).unwrap_or_else(|shared| (*shared).clone())
+        let shared = match entered {
+            Ok(shared) => shared,
+            Err(joined) => return joined.await,
+        };
+        let mut mine = shared.clone();
+        if let Poll::Ready(done) = std::future::poll_fn(|cx| Poll::Ready(mine.poll_unpin(cx))).await
+        {
+            return done;
+        }
+        tokio::spawn(shared);
+        mine.await
+    }
+}
+
+impl Inner {
+    /// Takes a finished read out of the in-flight table: only its own entry,
+    /// which a later identical read may have replaced.
+    fn forget_read(&self, key: &str, id: u64) {
+        let mut in_flight = self.in_flight.lock().expect("in-flight table");
+        if in_flight.get(key).is_some_and(|(entry, _)| *entry == id) {
+            in_flight.remove(key);
+        }
     }
 }
 
@@ -445,6 +557,72 @@ impl Inner {
         result
     }
 
+    /// The tag of a create or clone, its lock taken (the guards are held
+    /// until the change is done): the tag asked for, if no jail has it (else
+    /// a 409, [`Inner::tag_is_free`]); without one, when the backend's own
+    /// default could collide ([`Backend::default_tag`], legacy iocage's
+    /// one-second `date "+%F@%T"`), the first of `D`, `D_2`, `D_3`, ... that
+    /// no jail has, `D` being that default now, added to `pairs` as `tag=`;
+    /// else no tag (the backend's default is unique).
+    ///
+    /// With the guards, whether the backend is left to refuse a taken tag
+    /// itself ([`Inner::tag_is_free`]), so that its 409 changed nothing.
+    ///
+    /// Locks: the tag's, or `D`'s and then, for a suffixed tag, that tag's.
+    /// A request holding a suffixed tag's lock waits for no other tag lock,
+    /// so two requests never wait for each other.
+    async fn claim_tag(
+        &self,
+        pairs: &mut Vec<(String, String)>,
+    ) -> Result<(Vec<OwnedMutexGuard<()>>, bool), ServiceError> {
+        let tag_lock = |tag: &str| self.jail_lock(&format!("tag:{tag}")).lock_owned();
+        if let Some(tag) = tag_of(pairs) {
+            let guard = tag_lock(tag).await;
+            let refused = self.tag_is_free(pairs).await?;
+            return Ok((vec![guard], refused));
+        }
+        let Some(base) = self.backend.default_tag().await? else {
+            return Ok((Vec::new(), false));
+        };
+        let mut guards = vec![tag_lock(&base).await];
+        for _ in 0..DEFAULT_TAG_TRIES {
+            let parts = self
+                .inventory
+                .all(&*self.backend, Freshness::Window)
+                .await?;
+            let taken = |tag: &str| {
+                parts
+                    .iter()
+                    .flat_map(|part| part.jails.iter())
+                    .any(|jail| jail.tag == tag)
+            };
+            let tag = std::iter::once(base.clone())
+                .chain((2..).map(|n| format!("{base}_{n}")))
+                .find(|tag| !taken(tag))
+                .expect("an endless list has a tag no jail has");
+            if tag != base {
+                guards.truncate(1);
+                guards.push(tag_lock(&tag).await);
+                // Taken by a create that named it while this one waited.
+                let named = [("tag".to_owned(), tag.clone())];
+                if self.tag_is_free(&named).await.is_err() {
+                    continue;
+                }
+            }
+            pairs.push(("tag".to_owned(), tag));
+            // A default only a backend that does not refuse taken tags
+            // needs: its pre-check above is the one that counts.
+            return Ok((guards, false));
+        }
+        Err(ServiceError::new(
+            ErrorCode::Conflict,
+            format!(
+                "no free tag {base}_N was found for a jail without a tag: jails made meanwhile \
+                 took every one tried; send again, or give a tag"
+            ),
+        ))
+    }
+
     /// A create or clone with a tag may go ahead only if no jail or template
     /// has that tag: 409 otherwise, on every backend and version (legacy
     /// iocage would rename the other jail's tag to a date, `__link_tag` in
@@ -504,18 +682,17 @@ impl Inner {
         }
     }
 
-    async fn read(self: Arc<Self>, request: IocageRequest) -> Reply {
+    async fn read(self: Arc<Self>, request: IocageRequest) -> Result<Computed, ServiceError> {
         let _reads = self.reads.read().await;
         let backend = &self.backend;
-        Ok(match request {
-            IocageRequest::ListJails => IocageResponse::ListJails(JailList {
-                // Kept in the inventory, so a change a client asks for
-                // right after costs no listing.
-                jails: Arc::unwrap_or_clone(self.inventory.list_jails(&**backend).await?.jails)
-                    .into_iter()
-                    .map(|jail| (jail.uuid.clone(), summary(jail)))
-                    .collect(),
-            }),
+        if request == IocageRequest::ListJails {
+            // Kept in the inventory, so a change a client asks for right
+            // after costs no listing; shaped by whoever takes the answer
+            // (`crate::listing`).
+            let listed = self.inventory.list_jails(&**backend).await?;
+            return Ok(Computed::Jails(Arc::unwrap_or_clone(listed.jails)));
+        }
+        Ok(Computed::Response(match request {
             IocageRequest::Df => IocageResponse::Df(DfTable {
                 jails: backend
                     .df()
@@ -605,7 +782,7 @@ impl Inner {
                     other.action()
                 )));
             }
-        })
+        }))
     }
 
     async fn change(self: Arc<Self>, request: IocageRequest) -> Reply {
@@ -660,14 +837,9 @@ impl Inner {
             }
             IocageRequest::CreateJail { props, empty } => {
                 let _host = self.changes.read().await;
-                let pairs = validate::props(action, props, PropUse::Create)?;
+                let mut pairs = validate::props(action, props, PropUse::Create)?;
                 // Two creates of one tag serialise, so the second sees the first's jail.
-                let tag_lock = tag_of(&pairs).map(|tag| self.jail_lock(&format!("tag:{tag}")));
-                let _tag = match &tag_lock {
-                    Some(lock) => Some(lock.lock().await),
-                    None => None,
-                };
-                let refused = self.tag_is_free(&pairs).await?;
+                let (_tag, refused) = self.claim_tag(&mut pairs).await?;
                 let jail = self.noted_unless(refused, backend.create(&pairs, *empty).await)?;
                 self.inventory
                     .added(&jail.uuid, &jail.tag, None, is_template(&pairs));
@@ -712,13 +884,8 @@ impl Inner {
                 IocageResponse::CapJail(Success::new(format!("jail {name} capped.")))
             }
             IocageRequest::CloneJail { jail: name, props } => {
-                let pairs = validate::props(action, &props, PropUse::Clone)?;
-                let tag_lock = tag_of(&pairs).map(|tag| self.jail_lock(&format!("tag:{tag}")));
-                let _tag = match &tag_lock {
-                    Some(lock) => Some(lock.lock().await),
-                    None => None,
-                };
-                let refused = self.tag_is_free(&pairs).await?;
+                let mut pairs = validate::props(action, &props, PropUse::Clone)?;
+                let (_tag, refused) = self.claim_tag(&mut pairs).await?;
                 let new =
                     self.noted_unless(refused, backend.clone_jail(&jail.uuid, &pairs).await)?;
                 self.inventory
@@ -847,21 +1014,6 @@ fn tag_of(pairs: &[(String, String)]) -> Option<&str> {
         .iter()
         .find(|(key, _)| key == "tag")
         .map(|(_, value)| value.as_str())
-}
-
-fn summary(jail: JailInfo) -> JailSummary {
-    let up = jail.is_up();
-    JailSummary {
-        boot: if jail.boot { "on" } else { "off" }.to_owned(),
-        ip4: jail.ip4.filter(|_| up).unwrap_or_else(|| "-".to_owned()),
-        jid: jail
-            .jid
-            .filter(|_| up)
-            .map_or_else(|| "-".to_owned(), |jid| jid.to_string()),
-        state: jail.state.as_str().to_owned(),
-        tag: jail.tag,
-        jail_type: jail.jail_type,
-    }
 }
 
 fn status(jail: String, change: StateChange) -> JailStatus {

@@ -222,6 +222,59 @@ impl SimBackend {
         }
     }
 
+    /// `each` of the jails that are not templates, in UUID order.
+    fn each_non_template<T>(&self, each: impl Fn(&str, &Jail) -> T) -> BackendResult<Vec<T>> {
+        self.with(|host| {
+            host.require_pool()?;
+            Ok(host
+                .jails
+                .iter()
+                .filter(|(_, jail)| !jail.template)
+                .map(|(uuid, jail)| each(uuid, jail))
+                .collect())
+        })
+    }
+
+    /// A long change, in `steps` reported as progress (see
+    /// [`iocage_service::progress`](crate::progress)): each step takes an
+    /// equal share of the delay and is reported as it begins, `done` of
+    /// `of`, then the change is made at once. A change that would fail is
+    /// tried on a copy of the host first, so that it fails after the whole
+    /// delay as before but reports no step it would not carry out. Without a
+    /// delay (`latency_ms = 0`) a change is instant and reports nothing.
+    async fn stepped<T>(
+        &self,
+        steps: &[String],
+        change: impl Fn(&mut Host) -> BackendResult<T>,
+    ) -> BackendResult<T> {
+        use crate::progress::{Progress, report};
+        let of = steps.len() as u64;
+        if self.delay.is_zero() || !crate::progress::wanted() {
+            self.pause().await;
+            return self.change(change);
+        }
+        let trial = {
+            let mut copy = self.host.lock().expect("simulated host").clone();
+            change(&mut copy).map(drop)
+        };
+        if let Err(error) = trial {
+            self.pause().await;
+            return Err(error);
+        }
+        let share = self.delay / u32::try_from(steps.len().max(1)).unwrap_or(u32::MAX);
+        for (done, step) in (0..).zip(steps) {
+            report(Progress::step(step.clone(), done, of));
+            tokio::time::sleep(share).await;
+        }
+        self.change(change)
+    }
+
+    /// The active pool's name, for step descriptions.
+    fn pool_name(&self) -> String {
+        let host = self.host.lock().expect("simulated host");
+        host.active_pool.clone().unwrap_or_else(|| "tank".into())
+    }
+
     /// Reads the host.
     fn with<T>(&self, read: impl FnOnce(&Host) -> BackendResult<T>) -> BackendResult<T> {
         read(&self.host.lock().expect("simulated host"))
@@ -528,27 +581,25 @@ impl Backend for SimBackend {
         })
     }
 
+    /// Skips the templates before describing the jails, not after.
+    async fn list_non_templates(&self) -> BackendResult<Vec<JailInfo>> {
+        self.pause().await;
+        self.each_non_template(jail_info)
+    }
+
     async fn df(&self) -> BackendResult<Vec<DfEntry>> {
         self.pause().await;
-        self.with(|host| {
-            host.require_pool()?;
-            Ok(host
-                .jails
-                .iter()
-                .filter(|(_, jail)| !jail.template)
-                .map(|(uuid, jail)| {
-                    let prop = |key| set_or_default(jail, key).cloned().unwrap_or_default();
-                    DfEntry {
-                        uuid: uuid.clone(),
-                        tag: jail.tag().to_owned(),
-                        compress_ratio: "2.30x".into(),
-                        reservation: prop("reservation"),
-                        quota: prop("quota"),
-                        used: "1.69M".into(),
-                        available: "83.4G".into(),
-                    }
-                })
-                .collect())
+        self.each_non_template(|uuid, jail| {
+            let prop = |key| set_or_default(jail, key).cloned().unwrap_or_default();
+            DfEntry {
+                uuid: uuid.to_owned(),
+                tag: jail.tag().to_owned(),
+                compress_ratio: "2.30x".into(),
+                reservation: prop("reservation"),
+                quota: prop("quota"),
+                used: "1.69M".into(),
+                available: "83.4G".into(),
+            }
         })
     }
 
@@ -669,8 +720,13 @@ impl Backend for SimBackend {
     }
 
     async fn create(&self, props: &[(String, String)], empty: bool) -> BackendResult<NewJail> {
-        self.pause().await;
-        self.change(|host| {
+        let pool = self.pool_name();
+        let steps = [
+            "checking the release".to_owned(),
+            format!("creating the jail's datasets in {pool}/iocage/jails"),
+            "writing the jail's configuration".to_owned(),
+        ];
+        self.stepped(&steps, |host| {
             host.require_pool()?;
             let mut own: BTreeMap<String, String> = props.iter().cloned().collect();
             own.remove("count");
@@ -715,11 +771,17 @@ impl Backend for SimBackend {
             host.jails.insert(uuid.clone(), jail);
             Ok(NewJail { uuid, tag })
         })
+        .await
     }
 
     async fn clone_jail(&self, source: &str, props: &[(String, String)]) -> BackendResult<NewJail> {
-        self.pause().await;
-        self.change(|host| {
+        let pool = self.pool_name();
+        let steps = [
+            format!("snapshotting {pool}/iocage/jails/{source}"),
+            "cloning its datasets".to_owned(),
+            "writing the clone's configuration".to_owned(),
+        ];
+        self.stepped(&steps, |host| {
             let original = host.jail(source)?;
             let mut own = original.props.clone();
             own.remove("tag");
@@ -744,11 +806,17 @@ impl Backend for SimBackend {
             host.jails.insert(uuid.clone(), jail);
             Ok(NewJail { uuid, tag })
         })
+        .await
     }
 
     async fn destroy(&self, uuid: &str) -> BackendResult<()> {
-        self.pause().await;
-        self.change(|host| {
+        let pool = self.pool_name();
+        let steps = [
+            format!("checking that {uuid} is down and has no clone"),
+            format!("destroying {pool}/iocage/jails/{uuid}"),
+            "removing the jail's configuration".to_owned(),
+        ];
+        self.stepped(&steps, |host| {
             let jail = host.jail(uuid)?;
             if jail.running {
                 return Err(BackendError::Conflict(format!(
@@ -769,6 +837,7 @@ impl Backend for SimBackend {
             host.jails.remove(uuid);
             Ok(())
         })
+        .await
     }
 
     async fn exec(&self, uuid: &str, user: &str, argv: &[String]) -> BackendResult<ExecOutput> {
@@ -786,8 +855,23 @@ impl Backend for SimBackend {
     }
 
     async fn clean(&self, target: CleanTarget) -> BackendResult<()> {
-        self.pause().await;
-        self.change(|host| {
+        let pool = self.pool_name();
+        // The datasets legacy iocage reports as it cleans them.
+        let steps: Vec<String> = match target {
+            CleanTarget::All => vec![format!("destroying {pool}/iocage")],
+            CleanTarget::Jails => vec![
+                format!("destroying {pool}/iocage/jails"),
+                format!("cleaning TAGs at {pool}/iocage/tags"),
+            ],
+            CleanTarget::Releases => vec![
+                format!("destroying {pool}/iocage/download"),
+                format!("destroying {pool}/iocage/releases"),
+            ],
+            CleanTarget::Templates => {
+                vec![format!("cleaning templates at {pool}/iocage/templates")]
+            }
+        };
+        self.stepped(&steps, |host| {
             host.require_pool()?;
             match target {
                 CleanTarget::All => {
@@ -800,6 +884,7 @@ impl Backend for SimBackend {
             }
             Ok(())
         })
+        .await
     }
 
     async fn active_pool(&self) -> BackendResult<String> {
@@ -883,6 +968,84 @@ impl Backend for SimBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::{Progress, Sink, scope};
+
+    /// Runs `work` in a progress scope; what it returned and the steps reported.
+    async fn with_steps<T>(work: impl Future<Output = T>) -> (T, Vec<Progress>) {
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let into = seen.clone();
+        let sink = Sink::new(move |progress| into.lock().unwrap().push(progress));
+        let result = scope(sink, work).await;
+        let steps = seen.lock().unwrap().clone();
+        (result, steps)
+    }
+
+    fn counts(steps: &[Progress]) -> Vec<(Option<u64>, Option<u64>)> {
+        steps.iter().map(|step| (step.done, step.of)).collect()
+    }
+
+    #[tokio::test]
+    async fn long_changes_report_their_steps_within_the_latency() {
+        let delay = Duration::from_millis(300);
+        let sim = SimBackend::in_memory().with_delay(delay);
+        let props = [("tag".to_owned(), "web".to_owned())];
+        let started = std::time::Instant::now();
+        let (created, steps) = with_steps(sim.create(&props, false)).await;
+        assert!(started.elapsed() >= delay, "the steps share the latency");
+        let created = created.unwrap();
+        assert_eq!(
+            counts(&steps),
+            [(Some(0), Some(3)), (Some(1), Some(3)), (Some(2), Some(3))]
+        );
+        assert_eq!(
+            steps[1].step,
+            "creating the jail's datasets in tank/iocage/jails"
+        );
+        let (cloned, steps) = with_steps(sim.clone_jail(&created.uuid, &[])).await;
+        let cloned = cloned.unwrap();
+        assert_eq!(counts(&steps).len(), 3);
+        assert_eq!(
+            steps[0].step,
+            format!("snapshotting tank/iocage/jails/{}", created.uuid)
+        );
+        // A refused change reports no step: the original has a clone.
+        let (refused, steps) = with_steps(sim.destroy(&created.uuid)).await;
+        assert!(
+            matches!(refused, Err(BackendError::Conflict(_))),
+            "{refused:?}"
+        );
+        assert_eq!(steps, [], "nothing reported for a change not made");
+        let (destroyed, steps) = with_steps(sim.destroy(&cloned.uuid)).await;
+        destroyed.unwrap();
+        assert_eq!(
+            steps[1].step,
+            format!("destroying tank/iocage/jails/{}", cloned.uuid)
+        );
+        let (cleaned, steps) = with_steps(sim.clean(CleanTarget::Releases)).await;
+        cleaned.unwrap();
+        assert_eq!(
+            steps
+                .iter()
+                .map(|step| step.step.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "destroying tank/iocage/download",
+                "destroying tank/iocage/releases"
+            ]
+        );
+        assert_eq!(counts(&steps), [(Some(0), Some(2)), (Some(1), Some(2))]);
+    }
+
+    #[tokio::test]
+    async fn an_instant_change_or_one_outside_a_scope_reports_nothing() {
+        let sim = SimBackend::in_memory();
+        let (cleaned, steps) = with_steps(sim.clean(CleanTarget::Jails)).await;
+        cleaned.unwrap();
+        assert_eq!(steps, [], "no latency, no steps");
+        let slow = SimBackend::in_memory().with_delay(Duration::from_millis(50));
+        slow.clean(CleanTarget::All).await.unwrap();
+        assert!(slow.with(|host| Ok(host.releases.is_empty())).unwrap());
+    }
 
     #[test]
     fn date_tags_look_like_iocage() {

@@ -257,9 +257,33 @@ pub struct JobOutcome {
     pub details: Option<String>,
 }
 
+/// What a running job is doing, in a `dispatcher` event with
+/// `state: running` (and in the job list): `{"step": "...", "done": 1, "of": 3}`.
+///
+/// On the simulated host a step of a known number; on a real host
+/// `iocage create` when an iocage run starts, then each line it prints
+/// (`line` counts them; a gap means lines were coalesced away), with
+/// `done` and `of` absent because iocage does not say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobProgress {
+    /// The step begun, or the line iocage printed.
+    pub step: String,
+    /// Steps finished before this one, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done: Option<u64>,
+    /// How many steps there are, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of: Option<u64>,
+    /// Which line of the iocage run's output this is, from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+}
+
 /// The `args` of a `dispatcher` event, and an entry of the job list.
 ///
-/// Events never carry secrets: no passwords, tokens or command output.
+/// Events never carry secrets: no passwords or tokens, and of command
+/// output only iocage's own lines as progress, never what a command run in
+/// a jail (`execjail`) prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DispatcherEvent {
     /// The job id.
@@ -284,6 +308,9 @@ pub struct DispatcherEvent {
     /// How it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<JobOutcome>,
+    /// What it is doing, while it runs and says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<JobProgress>,
 }
 
 #[cfg(test)]

@@ -44,7 +44,8 @@ pub use envelope::{
 };
 pub use error::{ArgsError, EnvelopeError, ErrorArgs, ErrorCode, shown};
 pub use events::{
-    DispatcherEvent, EventKind, EventNames, EventsRequest, JobOutcome, JobState, SubscriptionReply,
+    DispatcherEvent, EventKind, EventNames, EventsRequest, JobOutcome, JobProgress, JobState,
+    SubscriptionReply,
 };
 pub use keys::{
     KEYS_ACTIONS, KeyCreated, KeyInfo, KeyList, KeyRevoked, KeyRole, KeySpec, KeysRequest,
@@ -59,8 +60,8 @@ pub use request::{
 pub use response::{
     ActivatePoolResult, ActivePool, CloneJailResult, CreateJailResult, CreateSuccess, Created,
     CreatedJail, DefaultSettings, DestroyJailResult, Destroyed, DfRow, DfTable, ExecJailResult,
-    IocageResponse, JailList, JailSettings, JailStatus, JailSummary, Plugin, PluginList,
-    RecursiveRow, ReleaseList, StatusOutcome, Success,
+    IocageResponse, JailList, JailSettings, JailStatus, JailSummary, JailSummaryRef, Plugin,
+    PluginList, RecursiveRow, ReleaseList, StatusOutcome, Success,
 };
 pub use rpc::{
     AUTH_CLEARED, Access, AuthReply, IdentifyReply, QueryReply, RPC_NAMES, RPC_NAMESPACE,

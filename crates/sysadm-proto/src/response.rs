@@ -464,6 +464,64 @@ pub struct JailSummary {
     pub jail_type: String,
 }
 
+/// One jail of `listjails`, borrowed from the listing it is shaped from:
+/// serializes exactly as [`JailSummary`], with no copy of its strings and
+/// no text made for the JID. The computed read path writes these straight
+/// to the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct JailSummaryRef<'a> {
+    /// `on` or `off`.
+    pub boot: &'a str,
+    /// The jail's IPv4 addresses, `-` when down or none.
+    pub ip4: &'a str,
+    /// The JID, written as text; `None` (down) is written `-`.
+    #[serde(serialize_with = "jid_text")]
+    pub jid: Option<u32>,
+    /// `up` or `down`.
+    pub state: &'a str,
+    /// The tag.
+    pub tag: &'a str,
+    /// `basejail`, `thickjail`, `clonejail`, `emptyjail`, `template`, ...
+    #[serde(rename = "type")]
+    pub jail_type: &'a str,
+}
+
+impl JailSummaryRef<'_> {
+    /// The owned [`JailSummary`] with the same JSON.
+    pub fn to_summary(&self) -> JailSummary {
+        JailSummary {
+            boot: self.boot.to_owned(),
+            ip4: self.ip4.to_owned(),
+            jid: self
+                .jid
+                .map_or_else(|| "-".to_owned(), |jid| jid.to_string()),
+            state: self.state.to_owned(),
+            tag: self.tag.to_owned(),
+            jail_type: self.jail_type.to_owned(),
+        }
+    }
+}
+
+/// A JID as the text `listjails` shows, `-` for none, formatted on the stack.
+fn jid_text<S: Serializer>(jid: &Option<u32>, serializer: S) -> Result<S::Ok, S::Error> {
+    let Some(jid) = jid else {
+        return serializer.serialize_str("-");
+    };
+    // u32::MAX has 10 digits.
+    let mut digits = [0u8; 10];
+    let mut start = digits.len();
+    let mut rest = *jid;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    serializer.serialize_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"))
+}
+
 /// `{"remote": {"<id>": {"description", "id", "name"}, ...}}`
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginList {

@@ -163,3 +163,24 @@ fn all_is_not_a_property() {
         }))
     );
 }
+
+proptest! {
+    /// The borrowed `listjails` row the computed read path writes gives the
+    /// very bytes of the owned one, for any strings (escaping included) and
+    /// any JID, the largest too.
+    #[test]
+    fn borrowed_jail_summary_serializes_as_the_owned_one(
+        boot in text(), ip4 in text(), state in text(), tag in text(), jail_type in text(),
+        jid in proptest::option::of(prop_oneof![any::<u32>(), Just(0u32), Just(u32::MAX)]),
+    ) {
+        let borrowed = sysadm_proto::JailSummaryRef {
+            boot: &boot, ip4: &ip4, jid, state: &state, tag: &tag, jail_type: &jail_type,
+        };
+        let owned = borrowed.to_summary();
+        prop_assert_eq!(&owned.jid, &jid.map_or_else(|| "-".to_owned(), |jid| jid.to_string()));
+        prop_assert_eq!(
+            serde_json::to_string(&borrowed).unwrap(),
+            serde_json::to_string(&owned).unwrap()
+        );
+    }
+}

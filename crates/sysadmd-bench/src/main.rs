@@ -74,7 +74,7 @@ async fn main() -> Result<()> {
         ["memory", binary] => memory(binary).await,
         ["layers"] => layers().await,
         ["coalesce", fake] => coalesce(fake).await,
-        ["attacks", binary] => attacks(binary).await,
+        ["attacks", binary, only @ ..] => attacks(binary, only).await,
         ["attacker", name, addr, nice] => attacker(name, addr, nice).await,
         ["actions", binary, fake] => actions(binary, fake).await,
         ["events"] => events(),
@@ -604,6 +604,7 @@ fn events() -> Result<()> {
                 finished: None,
                 duration_ms: None,
                 outcome: None,
+                progress: None,
             };
             hub.publish(
                 EventKind::Dispatcher,
@@ -1042,15 +1043,25 @@ async fn attack_scenario(binary: &str, attack: Attack, cpu: AttackerCpu) -> Resu
     }))
 }
 
-async fn attacks(binary: &str) -> Result<()> {
+/// `attacks SYSADMD [ATTACK...]`: every scenario, or only the attacks
+/// named (by [`Attack::name`]; the no-attack baseline always runs first).
+async fn attacks(binary: &str, only: &[&str]) -> Result<()> {
     raise_file_limit();
+    for name in only {
+        anyhow::ensure!(
+            Attack::parse(name).is_some(),
+            "unknown attack {name:?}: ping flood, slot churn or login flood"
+        );
+    }
+    let wanted = |attack: &Attack| only.is_empty() || only.contains(&attack.name());
     let scenarios = [(Attack::None, AttackerCpu::Remote)].into_iter().chain(
         [AttackerCpu::Remote, AttackerCpu::Shared]
             .into_iter()
             .flat_map(|cpu| {
                 [Attack::PingFlood, Attack::SlotChurn, Attack::LoginFlood]
                     .map(|attack| (attack, cpu))
-            }),
+            })
+            .filter(|(attack, _)| wanted(attack)),
     );
     let mut rows = Vec::new();
     for (attack, cpu) in scenarios {

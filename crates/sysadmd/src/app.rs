@@ -308,7 +308,7 @@ impl App {
             Err(error) => error.code().code(),
         };
         self.metrics.request(
-            &format!("{namespace}/{name}"),
+            (namespace, name),
             &action,
             peer.transport.as_str(),
             status,

@@ -21,7 +21,9 @@
 //!   under attack is guarded, not blocked: one try a second from strangers,
 //!   while the networks the user logged in from before go straight through.
 //!   No lock is held while a password is hashed, and the server hashes on
-//!   its own two threads ([`Auth::login_offloaded`]).
+//!   its own two threads ([`Auth::login_offloaded`]), at the lowest
+//!   scheduling priority, so that a flood of guesses does not take the CPU
+//!   from requests that need no hash.
 //! * The audit log gets a network's first failure of a window and its block,
 //!   at most [`AUDIT_FAILURES_PER_SEC`] failure lines a second; the lines
 //!   left out are counted in the next one (`suppressed`).
@@ -377,6 +379,7 @@ fn hash_threads(count: usize) -> Result<std::sync::mpsc::Sender<HashJob>> {
         std::thread::Builder::new()
             .name(format!("sysadmd-hash-{index}"))
             .spawn(move || {
+                hash::yield_to_requests();
                 loop {
                     let job = lock(&receiver).recv();
                     match job {

@@ -154,6 +154,10 @@ pub enum PathName {
     TlsCert,
     /// The audit log.
     AuditLog,
+    /// The kept events, for subscribers that resume (`events.jsonl`).
+    Events,
+    /// The idempotency keys and their results (`idempotency.jsonl`).
+    Idempotency,
     /// The simulated host's state.
     Simhost,
 }
@@ -693,6 +697,11 @@ impl Config {
             TlsChoice::Plaintext => {}
         }
         paths.push((PathName::AuditLog, self.audit_log.clone()));
+        paths.push((PathName::Events, dir.join(crate::eventlog::EVENTS_FILE)));
+        paths.push((
+            PathName::Idempotency,
+            dir.join(crate::idempotency::IDEMPOTENCY_FILE),
+        ));
         paths.push((PathName::Simhost, dir.join("simhost")));
         paths
     }

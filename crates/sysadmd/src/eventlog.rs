@@ -13,6 +13,12 @@
 //!
 //! An event is kept while it is among the last `keep` or younger than
 //! `keep_secs`, and never more than `10 × keep` events.
+//!
+//! A live event (a job's progress) takes its `seq` from the same counter
+//! but is not kept: it is never replayed and never in the history. Only its
+//! `seq` goes to the file, as a short line marked `"live": true` (written,
+//! not flushed on its own: a later flush takes it along), so that `seq`
+//! still never repeats after a restart.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -69,6 +75,9 @@ struct Line<'a> {
     kind: EventKind,
     #[serde(borrow)]
     event: &'a RawValue,
+    /// A live event's `seq` only: not kept.
+    #[serde(default)]
+    live: bool,
 }
 
 /// The kept events and the next `seq`.
@@ -77,6 +86,10 @@ pub(crate) struct EventLog {
     settings: EventSettings,
     kept: VecDeque<Record>,
     next_seq: u64,
+    /// The highest `seq` of a kept event that is kept no longer (at start,
+    /// the one before the first kept): a subscriber resuming from before it
+    /// has missed events.
+    horizon: u64,
     file: Option<Disk>,
 }
 
@@ -110,6 +123,7 @@ impl EventLog {
             settings,
             kept: VecDeque::new(),
             next_seq: 1,
+            horizon: 0,
             file: None,
         }
     }
@@ -141,12 +155,14 @@ impl EventLog {
                     break;
                 }
                 log.next_seq = parsed.seq + 1;
-                log.kept.push_back(Record {
-                    seq: parsed.seq,
-                    time_ms: parsed.time_ms,
-                    kind: parsed.kind,
-                    text: parsed.event.get().into(),
-                });
+                if !parsed.live {
+                    log.kept.push_back(Record {
+                        seq: parsed.seq,
+                        time_ms: parsed.time_ms,
+                        kind: parsed.kind,
+                        text: parsed.event.get().into(),
+                    });
+                }
                 lines += 1;
                 good_bytes += read as u64;
             }
@@ -162,6 +178,7 @@ impl EventLog {
             file.set_len(good_bytes)
                 .with_context(|| format!("cannot repair event log {}", path.display()))?;
         }
+        log.horizon = log.oldest().map_or(0, |oldest| oldest - 1);
         log.file = Some(Disk {
             path: path.to_owned(),
             file,
@@ -179,6 +196,36 @@ impl EventLog {
     /// The oldest kept `seq`, if any is kept.
     pub(crate) fn oldest(&self) -> Option<u64> {
         self.kept.front().map(|record| record.seq)
+    }
+
+    /// Whether a subscriber that last saw `since` has missed kept events
+    /// that are gone (or names a `seq` not reached yet).
+    pub(crate) fn lost(&self, since: u64) -> bool {
+        since < self.horizon || since >= self.next_seq
+    }
+
+    /// Takes the next `seq` for a live event, which is not kept; only the
+    /// number is written (see the module docs).
+    pub(crate) fn take_live(&mut self, kind: EventKind) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(disk) = &mut self.file {
+            let line = live_line(seq, kind);
+            match disk.file.write_all(line.as_bytes()) {
+                Ok(()) => disk.lines += 1,
+                Err(error) => {
+                    tracing::error!(path = %disk.path.display(), %error, seq, "cannot write the event log")
+                }
+            }
+        }
+        let compact = self
+            .file
+            .as_ref()
+            .is_some_and(|disk| disk.lines >= 2 * self.kept.len() + 64);
+        if compact && let Err(error) = self.compact() {
+            tracing::error!(error = format!("{error:#}"), "cannot compact the event log");
+        }
+        seq
     }
 
     /// Takes the next `seq` for an event whose text `render` makes, keeps and
@@ -242,7 +289,9 @@ impl EventLog {
                     .front()
                     .is_some_and(|record| record.time_ms <= cutoff))
         {
-            self.kept.pop_front();
+            if let Some(gone) = self.kept.pop_front() {
+                self.horizon = gone.seq;
+            }
         }
         let compact = self
             .file
@@ -275,6 +324,11 @@ impl EventLog {
                 record.text
             ));
         }
+        // The last seq given out, when it was a live event's, so it is not reused.
+        let last = self.next_seq - 1;
+        if last > 0 && self.kept.back().is_none_or(|record| record.seq < last) {
+            text.push_str(&live_line(last, EventKind::Dispatcher));
+        }
         out.write_all(text.as_bytes())?;
         out.sync_all()?;
         std::fs::rename(&temporary, &disk.path)
@@ -283,9 +337,18 @@ impl EventLog {
             File::open(dir).and_then(|dir| dir.sync_all())?;
         }
         disk.file = OpenOptions::new().append(true).open(&disk.path)?;
-        disk.lines = self.kept.len();
+        disk.lines = text.lines().count();
         Ok(())
     }
+}
+
+/// The line that keeps a live event's `seq` in the file.
+fn live_line(seq: u64, kind: EventKind) -> String {
+    format!(
+        "{{\"seq\":{seq},\"time_ms\":{},\"kind\":\"{}\",\"live\":true,\"event\":null}}\n",
+        now_ms(),
+        kind.as_str()
+    )
 }
 
 /// How long ago an event's `time_ms` was, for tests.
@@ -338,6 +401,49 @@ mod tests {
         assert!(
             age(&log.after(5, &[EventKind::Dispatcher])[0]) < std::time::Duration::from_secs(60)
         );
+    }
+
+    #[test]
+    fn live_seqs_are_never_reused_nor_kept_nor_taken_for_lost_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(EVENTS_FILE);
+        {
+            let mut log = EventLog::open(&path, settings(3)).unwrap();
+            log.append(EventKind::Dispatcher, event);
+            assert_eq!(log.take_live(EventKind::Dispatcher), 2);
+            assert_eq!(log.take_live(EventKind::Dispatcher), 3);
+            assert_eq!(log.append(EventKind::Dispatcher, event).seq, 4);
+            assert_eq!(log.take_live(EventKind::Dispatcher), 5);
+            let seqs: Vec<u64> = log
+                .after(0, &[EventKind::Dispatcher])
+                .iter()
+                .map(|record| record.seq)
+                .collect();
+            assert_eq!(seqs, [1, 4], "live events are not kept");
+            assert!(!log.lost(0) && !log.lost(3) && !log.lost(5));
+            assert!(log.lost(6), "not reached yet");
+        }
+        // A restart after a live event: its seq is not given out again.
+        let mut log = EventLog::open(&path, settings(3)).unwrap();
+        assert_eq!(log.next_seq(), 6);
+        assert_eq!(log.after(0, &[EventKind::Dispatcher]).len(), 2);
+        // Compaction keeps the last live seq too.
+        for _ in 0..200 {
+            log.take_live(EventKind::Dispatcher);
+        }
+        let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+        assert!(lines < 2 * 3 + 64 + 1, "compacted: {lines} lines");
+        let next = log.next_seq();
+        drop(log);
+        let mut log = EventLog::open(&path, settings(3)).unwrap();
+        assert_eq!(log.next_seq(), next);
+        // Kept events pushed out make a resume from before them lost, and
+        // only from before them.
+        for _ in 0..3 {
+            log.append(EventKind::Dispatcher, event);
+        }
+        assert!(log.lost(3), "event 4 is gone");
+        assert!(!log.lost(4) && !log.lost(next - 1));
     }
 
     #[test]

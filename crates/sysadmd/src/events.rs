@@ -54,6 +54,18 @@ struct Slot {
     too_slow: CancellationToken,
 }
 
+/// `event` as sent, with its `seq`.
+fn numbered<A: serde::Serialize>(event: &EventMessage<A>, seq: u64) -> String {
+    let numbered = EventMessage {
+        args: &event.args,
+        id: event.id.clone(),
+        name: event.name.clone(),
+        namespace: event.namespace.clone(),
+        seq: Some(seq),
+    };
+    serde_json::to_string(&numbered).expect("events serialize")
+}
+
 /// Why a resumed subscription could not be served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ResumeError {
@@ -165,11 +177,7 @@ impl EventHub {
         };
         let mut replay: Vec<Delivery> = Vec::new();
         let next = log.next_seq();
-        let lost = match log.oldest() {
-            Some(oldest) => since.saturating_add(1) < oldest || since >= next,
-            None => since >= next,
-        };
-        if lost {
+        if log.lost(since) {
             let notice = EventMessage::new(
                 "resync_required",
                 serde_json::json!({
@@ -273,22 +281,30 @@ impl EventHub {
         }
     }
 
-    /// Sends an event to every subscriber of `kind`. A subscriber whose queue
-    /// is full is removed and told to disconnect.
+    /// Sends an event to every subscriber of `kind`, and keeps it for
+    /// resuming subscribers. A subscriber whose queue is full is removed and
+    /// told to disconnect.
     pub fn publish<A: serde::Serialize>(&self, kind: EventKind, event: &EventMessage<A>) {
         let mut state = self.inner.state();
         let State { slots, log } = &mut *state;
-        let record = log.append(kind, |seq| {
-            let numbered = EventMessage {
-                args: &event.args,
-                id: event.id.clone(),
-                name: event.name.clone(),
-                namespace: event.namespace.clone(),
-                seq: Some(seq),
-            };
-            serde_json::to_string(&numbered).expect("events serialize")
-        });
-        let delivery: Delivery = (Some(record.seq), record.text);
+        let record = log.append(kind, |seq| numbered(event, seq));
+        self.deliver(slots, kind, (Some(record.seq), record.text));
+    }
+
+    /// Sends a live event (a job's progress) to every subscriber of `kind`:
+    /// it gets the next `seq` but is not kept, so it is never replayed.
+    pub(crate) fn publish_live<A: serde::Serialize>(
+        &self,
+        kind: EventKind,
+        event: &EventMessage<A>,
+    ) {
+        let mut state = self.inner.state();
+        let State { slots, log } = &mut *state;
+        let seq = log.take_live(kind);
+        self.deliver(slots, kind, (Some(seq), numbered(event, seq).into()));
+    }
+
+    fn deliver(&self, slots: &mut HashMap<u64, Slot>, kind: EventKind, delivery: Delivery) {
         slots.retain(|id, slot| {
             if !slot.kinds.contains(&kind) {
                 return true;
@@ -309,7 +325,7 @@ impl EventHub {
         });
     }
 
-    /// The seq of the last event (0 before the first) and the subscribers
+    /// The seq of the last event (0 before the first), kept or live, and the subscribers
     /// dropped as too slow, for metrics.
     pub(crate) fn counts(&self) -> (u64, u64) {
         let last = self.inner.state().log.next_seq().saturating_sub(1);

@@ -393,7 +393,10 @@ fn upgrade(
     tracker.spawn(async move {
         match on_upgrade.await {
             // The slot keeps the WebSocket counted against the connection limit.
-            Ok(upgraded) => crate::ws::serve(app, addr, upgraded, slot).await,
+            Ok(upgraded) => {
+                slot.upgraded();
+                crate::ws::serve(app, addr, upgraded, slot).await;
+            }
             Err(error) => tracing::debug!(peer = %addr, %error, "WebSocket upgrade failed"),
         }
     });

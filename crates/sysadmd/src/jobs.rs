@@ -4,6 +4,15 @@
 //! A change is refused before it runs (503, "audit log unavailable") when its
 //! start cannot be recorded, so nothing happens unrecorded (a full disk, say);
 //! the outage is logged once, not per request.
+//!
+//! While a job runs, what it reports through `iocage_service::progress`
+//! (the simulated host's steps, each iocage run and line on a real host)
+//! becomes `dispatcher` events with `state: running` and `progress`, and
+//! the job's entry in the job list shows the latest. They are coalesced:
+//! at most one per [`PROGRESS_INTERVAL`] per job, the latest report winning,
+//! and the one pending when the job ends is sent before its `finished`
+//! event. They are live events: they get a `seq` but are not kept for
+//! replay or history (see `eventlog.rs`).
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -19,10 +28,21 @@ use iocage_service::{Caller, ServiceError};
 use serde_json::json;
 use sysadm_proto::{
     DispatcherEvent, ErrorCode, EventKind, EventMessage, IocageRequest, IocageResponse, JobOutcome,
-    JobState,
+    JobProgress, JobState,
 };
 
 use crate::events::EventHub;
+
+/// The least time between two progress events of one job.
+pub(crate) const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The latest progress a job reported and not yet sent: written by the
+/// reporters (which must never wait), taken by the job's forwarder.
+#[derive(Debug, Default)]
+struct PendingProgress {
+    latest: Mutex<Option<iocage_service::progress::Progress>>,
+    wake: tokio::sync::Notify,
+}
 
 /// The append-only audit log: one JSON object per line.
 ///
@@ -236,6 +256,7 @@ impl Jobs {
             finished: None,
             duration_ms: None,
             outcome: None,
+            progress: None,
         };
         {
             // Insert and publish under the same lock, so the list and the events agree.
@@ -247,7 +268,34 @@ impl Jobs {
             );
         }
 
-        let result = work.await;
+        let pending = std::sync::Arc::new(PendingProgress::default());
+        let sink = {
+            let pending = pending.clone();
+            iocage_service::progress::Sink::new(move |progress| {
+                *pending.latest.lock().expect("progress lock") = Some(progress);
+                pending.wake.notify_one();
+            })
+        };
+        let forward = async {
+            loop {
+                pending.wake.notified().await;
+                let latest = pending.latest.lock().expect("progress lock").take();
+                if let Some(progress) = latest {
+                    self.progress(id, progress);
+                    tokio::time::sleep(PROGRESS_INTERVAL).await;
+                }
+            }
+        };
+        let result = tokio::select! {
+            biased;
+            result = iocage_service::progress::scope(sink, work) => result,
+            () = forward => unreachable!("the progress forwarder never ends"),
+        };
+        // The last report, if it is not sent yet, goes before `finished`.
+        let latest = pending.latest.lock().expect("progress lock").take();
+        if let Some(progress) = latest {
+            self.progress(id, progress);
+        }
 
         let outcome = match &result {
             Ok(_) => JobOutcome {
@@ -286,6 +334,26 @@ impl Jobs {
             );
         }
         result
+    }
+}
+
+impl Jobs {
+    /// Sends a running job's progress as a live event and shows it in the job list.
+    fn progress(&self, id: u64, progress: iocage_service::progress::Progress) {
+        let mut running = self.running.lock().expect("jobs lock");
+        let Some(event) = running.get_mut(&id) else {
+            return;
+        };
+        event.progress = Some(JobProgress {
+            step: progress.step,
+            done: progress.done,
+            of: progress.of,
+            line: progress.line,
+        });
+        self.events.publish_live(
+            EventKind::Dispatcher,
+            &EventMessage::new("dispatcher", &*event),
+        );
     }
 }
 

@@ -5,7 +5,8 @@
 //! latency histogram by class and transport; failed logins and address
 //! blocks as the audit hook sees them; and, read when scraped, the jobs
 //! running, the events numbered so far, the subscribers connected and those
-//! dropped as too slow.
+//! dropped as too slow. The connection slots keep the connections open by
+//! transport and state (`slots.rs`).
 
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
@@ -17,18 +18,64 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// Static text only: counting a request allocates nothing (unknown
+/// classes and actions are counted as `other`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    class: String,
-    action: String,
-    transport: String,
-    status: String,
+    class: &'static str,
+    action: &'static str,
+    transport: &'static str,
+    status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
-    class: String,
-    transport: String,
+    class: &'static str,
+    transport: &'static str,
+}
+
+/// `rpc/<name>` of every RPC name, made once.
+static RPC_CLASSES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    sysadm_proto::RPC_NAMES
+        .iter()
+        .map(|name| format!("rpc/{name}"))
+        .collect()
+});
+
+/// The class label of `namespace/name`: the class itself if it is known,
+/// else `other`.
+fn class_label(namespace: &str, name: &str) -> &'static str {
+    let is = |class: &str| {
+        class.len() == namespace.len() + 1 + name.len()
+            && class.starts_with(namespace)
+            && class[namespace.len()..].starts_with('/')
+            && class.ends_with(name)
+    };
+    ["sysadm/iocage", "events/subscribe", "events/unsubscribe"]
+        .into_iter()
+        .find(|class| is(class))
+        .or_else(|| {
+            RPC_CLASSES
+                .iter()
+                .map(String::as_str)
+                .find(|class| is(class))
+        })
+        .unwrap_or("other")
+}
+
+/// The action label: a known action (or none), else `other`.
+fn action_label(class: &'static str, action: &str) -> &'static str {
+    if action.is_empty() {
+        return "";
+    }
+    if let Some(known) = sysadm_proto::Action::from_name(action) {
+        return known.as_str();
+    }
+    match (class, action) {
+        ("rpc/dispatcher", "list") => "list",
+        ("rpc/dispatcher", "history") => "history",
+        _ => "other",
+    }
 }
 
 fn latency_histogram() -> Histogram {
@@ -45,6 +92,32 @@ struct RunLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CommandLabels {
     command: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConnectionLabels {
+    transport: &'static str,
+    state: &'static str,
+}
+
+/// Connections open now, by transport (`rest`, `ws`) and state
+/// (`unauthenticated`, `authenticated`), kept up to date by the slots.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConnectionGauges(Family<ConnectionLabels, Gauge>);
+
+impl ConnectionGauges {
+    /// Adds `delta` to the connections of that transport and state.
+    pub(crate) fn add(&self, websocket: bool, authenticated: bool, delta: i64) {
+        let labels = ConnectionLabels {
+            transport: if websocket { "ws" } else { "rest" },
+            state: if authenticated {
+                "authenticated"
+            } else {
+                "unauthenticated"
+            },
+        };
+        self.0.get_or_create(&labels).inc_by(delta);
+    }
 }
 
 /// iocage runs by command and how they ended, with their durations: made
@@ -98,6 +171,7 @@ pub(crate) struct Metrics {
     events_numbered: Gauge,
     subscribers: Gauge,
     subscribers_dropped: Gauge<u64, AtomicU64>,
+    connections: ConnectionGauges,
 }
 
 impl Default for Metrics {
@@ -149,7 +223,21 @@ impl Default for Metrics {
             "Subscribers disconnected as too slow since the start",
             subscribers_dropped.clone(),
         );
+        let connections = ConnectionGauges::default();
+        // Every combination shown from the start, at 0 when there is none.
+        for websocket in [false, true] {
+            for authenticated in [false, true] {
+                connections.add(websocket, authenticated, 0);
+            }
+        }
+        registry.register(
+            "connections",
+            "Connections open now, by transport (rest until a WebSocket upgrade) and state \
+             (unauthenticated until a request on it authenticates)",
+            connections.0.clone(),
+        );
         Metrics {
+            connections,
             registry: Mutex::new(registry),
             requests,
             latency,
@@ -176,37 +264,30 @@ impl Metrics {
     /// so only known ones are labels (else `other`): label sets stay bounded.
     pub(crate) fn request(
         &self,
-        class: &str,
+        (namespace, name): (&str, &str),
         action: &str,
-        transport: &str,
+        transport: &'static str,
         status: u16,
         seconds: f64,
     ) {
-        let known_class = class == "sysadm/iocage"
-            || class == "events/subscribe"
-            || class == "events/unsubscribe"
-            || class
-                .strip_prefix("rpc/")
-                .is_some_and(|name| sysadm_proto::RPC_NAMES.contains(&name));
-        let class = if known_class { class } else { "other" };
-        let known_action = action.is_empty()
-            || sysadm_proto::Action::from_name(action).is_some()
-            || (class == "rpc/dispatcher" && ["list", "history"].contains(&action));
-        let action = if known_action { action } else { "other" };
+        let class = class_label(namespace, name);
+        let action = action_label(class, action);
         self.requests
             .get_or_create(&RequestLabels {
-                class: class.to_owned(),
-                action: action.to_owned(),
-                transport: transport.to_owned(),
-                status: status.to_string(),
+                class,
+                action,
+                transport,
+                status,
             })
             .inc();
         self.latency
-            .get_or_create(&LatencyLabels {
-                class: class.to_owned(),
-                transport: transport.to_owned(),
-            })
+            .get_or_create(&LatencyLabels { class, transport })
             .observe(seconds);
+    }
+
+    /// The connections gauge, for the connection slots to keep.
+    pub(crate) fn connections(&self) -> ConnectionGauges {
+        self.connections.clone()
     }
 
     /// Exposes the iocage runs the CLI backend reports.

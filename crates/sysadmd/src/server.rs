@@ -90,9 +90,10 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let app = self.app.clone();
         let slots = Arc::new(Semaphore::new(app.limits.max_connections));
-        let unauthenticated = crate::slots::Slots::new(
+        let unauthenticated = crate::slots::Slots::counted(
             app.limits.max_unauthenticated,
             app.limits.max_unauthenticated_per_address,
+            app.metrics.connections(),
         );
         for listener in self.listeners {
             let app = app.clone();
@@ -159,8 +160,12 @@ async fn accept_loop(
         let slot = match unauthenticated.admit(addr.ip(), slot) {
             Ok(slot) => slot,
             Err(refused) => {
-                // Closed at once: no bytes are read from a network over its share.
-                tracing::debug!(peer = %addr, ?refused, "too many unauthenticated connections; closed");
+                // Closed at once: no bytes are read from a network over its
+                // share. With a reset, not a FIN: one packet instead of an
+                // exchange of four, and no TIME_WAIT, for a connection whose
+                // bytes nobody wants (a flooder reconnects in a loop).
+                let _ = stream.set_zero_linger();
+                tracing::debug!(peer = %addr, ?refused, "too many unauthenticated connections; reset");
                 continue;
             }
         };

@@ -10,6 +10,10 @@
 //! newcomer from a network with fewer of them evicts the oldest of the
 //! network holding the most: churn from a few networks cannot keep the others
 //! out. They also get a shorter deadline to authenticate (see `server.rs`).
+//!
+//! Every connection is also counted, while it is open, in the
+//! `sysadmd_connections{transport, state}` gauge: `rest` until it upgrades
+//! to `ws`, `unauthenticated` until a request on it authenticates.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -27,6 +31,7 @@ pub(crate) struct Slots {
     max_total: usize,
     max_per_network: usize,
     inner: Mutex<Inner>,
+    gauges: crate::metrics::ConnectionGauges,
 }
 
 #[derive(Debug, Default)]
@@ -56,11 +61,26 @@ pub(crate) enum Refused {
 }
 
 impl Slots {
+    #[cfg(test)]
     pub(crate) fn new(max_total: usize, max_per_network: usize) -> Arc<Slots> {
+        Slots::counted(
+            max_total,
+            max_per_network,
+            crate::metrics::ConnectionGauges::default(),
+        )
+    }
+
+    /// Slots whose connections are counted in `gauges`.
+    pub(crate) fn counted(
+        max_total: usize,
+        max_per_network: usize,
+        gauges: crate::metrics::ConnectionGauges,
+    ) -> Arc<Slots> {
         Arc::new(Slots {
             max_total: max_total.max(1),
             max_per_network: max_per_network.max(1),
             inner: Mutex::new(Inner::default()),
+            gauges,
         })
     }
 
@@ -113,6 +133,8 @@ impl Slots {
             .or_default()
             .push_back((id, evicted.clone()));
         inner.total += 1;
+        let state = Counted::default();
+        self.gauges.add(state.websocket, state.authenticated, 1);
         Ok(Arc::new(ConnectionSlot {
             _global: global,
             slots: Arc::clone(self),
@@ -120,6 +142,7 @@ impl Slots {
             id,
             evicted,
             authenticated: CancellationToken::new(),
+            counted: Mutex::new(state),
         }))
     }
 
@@ -182,6 +205,15 @@ pub(crate) struct ConnectionSlot {
     id: u64,
     evicted: CancellationToken,
     authenticated: CancellationToken,
+    /// Where the connection is counted in the connections gauge.
+    counted: Mutex<Counted>,
+}
+
+/// A connection's transport and state, as counted.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counted {
+    websocket: bool,
+    authenticated: bool,
 }
 
 impl ConnectionSlot {
@@ -191,6 +223,27 @@ impl ConnectionSlot {
         if !self.authenticated.is_cancelled() {
             self.authenticated.cancel();
             self.slots.release(self.network, self.id);
+        }
+        self.recount(|counted| counted.authenticated = true);
+    }
+
+    /// The connection became a WebSocket.
+    pub(crate) fn upgraded(&self) {
+        self.recount(|counted| counted.websocket = true);
+    }
+
+    /// Moves the connection in the gauge from where it was counted.
+    fn recount(&self, change: impl FnOnce(&mut Counted)) {
+        let mut counted = self
+            .counted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let before = *counted;
+        change(&mut counted);
+        if (before.websocket, before.authenticated) != (counted.websocket, counted.authenticated) {
+            let gauges = &self.slots.gauges;
+            gauges.add(before.websocket, before.authenticated, -1);
+            gauges.add(counted.websocket, counted.authenticated, 1);
         }
     }
 
@@ -233,6 +286,13 @@ impl Drop for ConnectionSlot {
         if !self.authenticated.is_cancelled() {
             self.slots.release(self.network, self.id);
         }
+        let counted = *self
+            .counted
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.slots
+            .gauges
+            .add(counted.websocket, counted.authenticated, -1);
     }
 }
 

@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{TestServer, WsClient, iocage, next_event, subscribe};
+use support::{TestServer, WsClient, iocage, next_dispatcher_event, next_event, subscribe};
 
 async fn create_jail(client: &mut WsClient, tag: &str) {
     let reply = client
@@ -259,5 +259,72 @@ async fn the_job_list_shows_work_in_progress_to_a_client_that_connects_later() {
         .call(json!({"namespace": "rpc", "name": "dispatcher", "id": "jobs", "args": {"action": "list"}}))
         .await;
     assert_eq!(list["args"], json!([]), "nothing left running: {list}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_simulated_change_reports_its_steps_before_it_finishes_on_both_transports() {
+    let backend =
+        iocage_service::SimBackend::in_memory().with_delay(std::time::Duration::from_millis(900));
+    let server = TestServer::start_with(|_| {}, Some(std::sync::Arc::new(backend))).await;
+    let mut watcher = server.ws().await;
+    watcher.call(subscribe("s", json!("dispatcher"))).await;
+    let mut actor = server.ws().await;
+    actor
+        .send(iocage(
+            "slow",
+            json!({"action": "createjail", "props": "tag=stepper"}),
+        ))
+        .await;
+    let started = next_dispatcher_event(&mut watcher).await;
+    assert_eq!(started["args"]["state"], "running");
+    assert!(started["args"].get("progress").is_none(), "{started}");
+    let first = next_dispatcher_event(&mut watcher).await;
+    assert_eq!(first["args"]["state"], "running", "{first}");
+    assert_eq!(
+        first["args"]["progress"],
+        json!({"step": "checking the release", "done": 0, "of": 3}),
+        "{first}"
+    );
+    assert_eq!(first["args"]["process_id"], started["args"]["process_id"]);
+    assert!(first["seq"].as_u64() > started["seq"].as_u64(), "{first}");
+
+    // Over REST, the job list shows the latest step while the job runs.
+    let (status, list) = server
+        .rest("PUT", "/rpc/dispatcher", r#"{"action": "list"}"#)
+        .await;
+    assert_eq!(status, hyper::StatusCode::OK, "{list}");
+    let progress = &list["args"][0]["progress"];
+    assert_eq!(progress["of"], 3, "{list}");
+    assert!(progress["done"].as_u64().unwrap() <= 2, "{list}");
+
+    let mut done = vec![0];
+    let finished = loop {
+        let event = next_dispatcher_event(&mut watcher).await;
+        if event["args"]["state"] == "finished" {
+            break event;
+        }
+        assert_eq!(event["args"]["progress"]["of"], 3, "{event}");
+        done.push(event["args"]["progress"]["done"].as_u64().unwrap());
+    };
+    assert!(finished["args"].get("progress").is_none(), "{finished}");
+    assert!(done.windows(2).all(|pair| pair[0] < pair[1]), "{done:?}");
+    assert_eq!(
+        done.last(),
+        Some(&2),
+        "the last step is always sent: {done:?}"
+    );
+    let reply = actor.recv().await.expect("the create reply");
+    assert_eq!(reply["id"], "slow", "{reply}");
+
+    // Progress is live only: a resumed subscription and the history have
+    // the job's start and end, not its steps.
+    let mut late = server.ws().await;
+    late.send(subscribe("r", json!({"types": ["dispatcher"], "since": 0})))
+        .await;
+    let replayed_start = next_dispatcher_event(&mut late).await;
+    let replayed_end = next_dispatcher_event(&mut late).await;
+    assert_eq!(replayed_start["seq"], started["seq"]);
+    assert_eq!(replayed_end["seq"], finished["seq"], "{replayed_end}");
     server.stop().await;
 }

@@ -345,6 +345,10 @@ fn paths_prints_one_path_for_scripts_or_all_with_names() {
     assert_eq!(text(&output.stdout), format!("{dir}\n"));
     let output = run_with_stdin(sysadmd(&["--state-dir", dir, "paths", "tls-cert"]), "");
     assert_eq!(text(&output.stdout), format!("{dir}/tls/cert.pem\n"));
+    let output = run_with_stdin(sysadmd(&["--state-dir", dir, "paths", "events"]), "");
+    assert_eq!(text(&output.stdout), format!("{dir}/events.jsonl\n"));
+    let output = run_with_stdin(sysadmd(&["--state-dir", dir, "paths", "idempotency"]), "");
+    assert_eq!(text(&output.stdout), format!("{dir}/idempotency.jsonl\n"));
     let output = run_with_stdin(sysadmd(&["--state-dir", dir, "paths"]), "");
     let all = text(&output.stdout);
     for name in [
@@ -354,6 +358,8 @@ fn paths_prints_one_path_for_scripts_or_all_with_names() {
         "admin-password",
         "tls-cert",
         "audit-log",
+        "events",
+        "idempotency",
         "simhost",
     ] {
         assert!(

@@ -158,6 +158,54 @@ async fn metrics_count_requests_logins_jobs_and_events_for_a_viewer() {
         value(&scrape, "sysadmd_event_subscribers_dropped", &[]),
         Some(0.0)
     );
+
+    // Connections by transport and state: the logged-in WebSocket, then one
+    // that has not logged in, then neither once both have gone.
+    let connections = |scrape: &Scrape, transport: &str, state: &str| {
+        value(
+            scrape,
+            "sysadmd_connections",
+            &[("transport", transport), ("state", state)],
+        )
+    };
+    assert_eq!(connections(&scrape, "ws", "authenticated"), Some(1.0));
+    assert_eq!(connections(&scrape, "ws", "unauthenticated"), Some(0.0));
+    assert!(connections(&scrape, "rest", "unauthenticated").unwrap() >= 0.0);
+    let stranger = support::WsClient::connect(server.addr).await;
+    let open_now = || async {
+        let (_, _, body) = http_call(
+            server.addr,
+            "GET",
+            "/metrics",
+            &[("authorization", &viewer)],
+            "",
+        )
+        .await;
+        let scrape = parse(&body);
+        (
+            connections(&scrape, "ws", "authenticated"),
+            connections(&scrape, "ws", "unauthenticated"),
+        )
+    };
+    // Polled: the server counts a WebSocket once its upgrade completes, and
+    // a closed one once it has seen the close.
+    let wait_for = |expected: (f64, f64)| async move {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let open = open_now().await;
+            if open == (Some(expected.0), Some(expected.1)) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{open:?}, expected {expected:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    wait_for((1.0, 1.0)).await;
+    drop((client, stranger));
+    wait_for((0.0, 0.0)).await;
     server.stop().await;
 }
 

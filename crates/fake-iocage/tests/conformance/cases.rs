@@ -601,25 +601,42 @@ async fn default_names(c: Ctx) {
         assert_eq!(tag, name);
         return;
     }
-    // Both creates within one second, every time.
+    // Every iocage run within one second (legacy's own default tag would
+    // be the same for all of them).
     let s = c.frozen_clock();
     let reply = ok(
         &s,
         json!({"action": "createjail", "props": "release=10.3-RELEASE"}),
     )
     .await;
-    let (_, tag) = created(&reply["createjail"]["success"]["Successfully created"]);
+    let (uuid, tag) = created(&reply["createjail"]["success"]["Successfully created"]);
     assert!(is_date_tag(&tag), "{tag}");
-    // Two in the same second still get distinct tags.
-    let again = ok(&s, json!({"action": "createjail", "props": ""})).await;
-    let (_, second) = created(&again["createjail"]["success"]["Successfully created"]);
-    assert_ne!(tag, second);
+    let mut made = vec![(uuid, tag)];
+    // More at once, mostly within one second of sysadmd's clock too: each
+    // gets its own tag (the date, or the date with `_2`, `_3`, ...).
+    let replies = futures_util::future::join_all((0..4).map(|_| {
+        let s = s.clone();
+        async move { ok(&s, json!({"action": "createjail", "props": ""})).await }
+    }))
+    .await;
+    for reply in &replies {
+        let (uuid, tag) = created(&reply["createjail"]["success"]["Successfully created"]);
+        let date = tag.split_once('_').map_or(tag.as_str(), |(date, n)| {
+            assert!(n.parse::<u32>().is_ok_and(|n| n >= 2), "{tag}");
+            date
+        });
+        assert!(is_date_tag(date), "{tag}");
+        made.push((uuid, tag));
+    }
+    let tags: BTreeSet<&str> = made.iter().map(|(_, tag)| tag.as_str()).collect();
+    assert_eq!(tags.len(), made.len(), "one tag each: {made:?}");
+    // And each answer is true afterwards: no jail's tag was replaced.
     let listed = ok(&s, json!({"action": "listjails"})).await;
-    assert_eq!(
-        listed["listjails"].as_object().unwrap().len(),
-        2,
-        "{listed}"
-    );
+    let jails = listed["listjails"].as_object().unwrap();
+    assert_eq!(jails.len(), made.len(), "{listed}");
+    for (uuid, tag) in &made {
+        assert_eq!(jails[uuid]["tag"], *tag, "{listed}");
+    }
 }
 
 /// `args` fails with `code` and details containing `needle`.

@@ -68,6 +68,10 @@ pub struct Recorder {
     activity: Mutex<Activity>,
     /// When set, `start` waits for a permit of it: an iocage run that hangs.
     start_gate: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
+    /// What [`Backend::default_tag`] answers (the simulated host: `None`).
+    default_tag: Mutex<Option<String>>,
+    /// Noted for the request ([`iocage_service::note_messages`]) by every read.
+    printed: Mutex<Option<iocage_service::Message>>,
 }
 
 /// What kind of operation, for the overlap rules.
@@ -93,6 +97,8 @@ impl Recorder {
             calls: Mutex::new(Vec::new()),
             activity: Mutex::new(Activity::default()),
             start_gate: Mutex::new(None),
+            default_tag: Mutex::new(None),
+            printed: Mutex::new(None),
         })
     }
 
@@ -108,6 +114,18 @@ impl Recorder {
     /// `tail` later, like an iocage that is slow to print what it read.
     pub fn set_read_tail(&self, tail: Duration) {
         *self.read_tail.lock().unwrap() = tail;
+    }
+
+    /// From now on the backend says its iocage would tag an untagged jail
+    /// `tag`, a default that can collide (as legacy iocage's date does).
+    pub fn set_default_tag(&self, tag: &str) {
+        *self.default_tag.lock().unwrap() = Some(tag.to_owned());
+    }
+
+    /// From now on every read notes `message`, as iocage printing a warning
+    /// around its output.
+    pub fn print_on_reads(&self, message: iocage_service::Message) {
+        *self.printed.lock().unwrap() = Some(message);
     }
 
     /// Every call so far, by operation name.
@@ -172,6 +190,11 @@ impl Recorder {
         let tail = *self.read_tail.lock().unwrap();
         tokio::time::sleep(self.delay).await;
         let result = work.await;
+        if kind == Kind::Read
+            && let Some(message) = self.printed.lock().unwrap().clone()
+        {
+            iocage_service::note_messages(&[message]);
+        }
         if kind == Kind::Read {
             tokio::time::sleep(tail).await;
         }
@@ -274,5 +297,8 @@ impl Backend for Recorder {
     }
     fn generation(&self) -> Option<u64> {
         self.inner.generation()
+    }
+    async fn default_tag(&self) -> BackendResult<Option<String>> {
+        Ok(self.default_tag.lock().unwrap().clone())
     }
 }
