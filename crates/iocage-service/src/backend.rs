@@ -79,6 +79,13 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         jails.retain(|jail| !jail.template);
         Ok(jails)
     }
+    /// The templates only. A backend that lists templates apart overrides it
+    /// to skip the jails' listing.
+    async fn list_templates(&self) -> BackendResult<Vec<JailInfo>> {
+        let mut jails = self.list_jails().await?;
+        jails.retain(|jail| jail.template);
+        Ok(jails)
+    }
     /// Disk usage of every jail (`iocage df`).
     async fn df(&self) -> BackendResult<Vec<DfEntry>>;
     /// One property of one jail (`iocage get PROP UUID`); `state` gives `up`/`down`.
@@ -99,8 +106,20 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     async fn create(&self, props: &[(String, String)], empty: bool) -> BackendResult<NewJail>;
     /// Clones a jail, with properties that should differ.
     async fn clone_jail(&self, uuid: &str, props: &[(String, String)]) -> BackendResult<NewJail>;
-    /// Destroys a stopped jail.
+    /// Destroys a stopped jail (a running one is a 409).
     async fn destroy(&self, uuid: &str) -> BackendResult<()>;
+    /// Destroys a jail the caller has just seen stopped, in a listing that
+    /// started after the request arrived: a backend that asks iocage for the
+    /// state before destroying overrides it to skip that question.
+    async fn destroy_seen_stopped(&self, uuid: &str) -> BackendResult<()> {
+        self.destroy(uuid).await
+    }
+    /// Whether a create or clone with a tag some jail or template has
+    /// already is refused by the backend itself (a 409) before it changes
+    /// anything, so that the service need not list to check the tag first.
+    async fn refuses_taken_tags(&self) -> bool {
+        false
+    }
     /// Runs `argv` as `user` in a running jail.
     async fn exec(&self, uuid: &str, user: &str, argv: &[String]) -> BackendResult<ExecOutput>;
     /// Destroys datasets (`iocage clean -a|-j|-r|-t`).

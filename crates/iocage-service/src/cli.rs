@@ -203,6 +203,11 @@ impl Backend for CliBackend {
         self.list(false).await
     }
 
+    /// One `iocage list -t`.
+    async fn list_templates(&self) -> BackendResult<Vec<JailInfo>> {
+        self.list(true).await
+    }
+
     async fn df(&self) -> BackendResult<Vec<DfEntry>> {
         let rows = self.value(self.driver().await?.df().await)?;
         Ok(rows
@@ -287,6 +292,21 @@ impl Backend for CliBackend {
             )));
         }
         self.value(self.driver().await?.destroy(uuid).await)
+    }
+
+    async fn destroy_seen_stopped(&self, uuid: &str) -> BackendResult<()> {
+        self.value(self.driver().await?.destroy(uuid).await)
+    }
+
+    /// Python iocage (every supported version, 1.0 on) refuses a name that a
+    /// jail or template has (`match_to_dir` over `jails/` and `templates/`,
+    /// iocage_lib/ioc_create.py@1.0:113-117 and @cbf0f600:122-127, which a
+    /// clone goes through as well) before it creates anything, and the
+    /// driver reads "already exists" as a conflict. Legacy iocage instead
+    /// takes the tag from the other jail (`__link_tag`,
+    /// lib/ioc-common@ff9b266:731-770), so it must be checked first.
+    async fn refuses_taken_tags(&self) -> bool {
+        matches!(self.flavour().await, Ok(Flavour::Python))
     }
 
     async fn exec(&self, uuid: &str, user: &str, argv: &[String]) -> BackendResult<ExecOutput> {

@@ -35,10 +35,10 @@ use tokio::sync::{OwnedMutexGuard, RwLock, RwLockWriteGuard};
 
 use crate::backend::{Backend, BackendError, BackendResult};
 use crate::cache::ReplyCache;
-use crate::inventory::{Freshness, Inventory};
+use crate::inventory::{Freshness, Inventory, Listing, Part};
 use crate::listing;
 use crate::messages::{self, Message};
-use crate::model::{CleanTarget, JailInfo, StateChange};
+use crate::model::{CleanTarget, JailInfo, JailState, StateChange};
 use crate::preview::{BackendDescription, Doomed};
 use crate::validate::{self, PropUse};
 
@@ -177,7 +177,8 @@ pub struct ServiceOptions {
     /// against changes made behind the service's back (iocage run by hand).
     /// The service's own changes are always seen at once. Zero (the default):
     /// every resolution lists; a real host wants seconds (sysadmd's
-    /// `[iocage] inventory_ttl_ms`, 2000).
+    /// `[limits] iocage_inventory_ttl_ms`, 2000: an `[iocage]` table cannot
+    /// exist, the top-level `iocage` key is the program path).
     pub inventory_ttl: std::time::Duration,
 }
 
@@ -208,7 +209,7 @@ impl IocageService {
     /// prefix), as every request that names a jail resolves it: for callers
     /// that must judge a jail before asking for work on it (API key scopes).
     pub async fn resolve_jail(&self, name: &str) -> Result<JailInfo, ServiceError> {
-        self.inner.resolve(name).await
+        Ok(self.inner.resolve(name).await?.0)
     }
 
     /// Answers one request with its documented response.
@@ -327,7 +328,7 @@ impl IocageService {
         validate_request(request)?;
         let doomed = match request {
             IocageRequest::DestroyJail { jail } => {
-                Doomed::Jail(self.inner.resolve(jail).await?.uuid)
+                Doomed::Jail(self.inner.resolve(jail).await?.0.uuid)
             }
             IocageRequest::CleanAll => Doomed::Clean(CleanTarget::All),
             IocageRequest::CleanJails => Doomed::Clean(CleanTarget::Jails),
@@ -485,34 +486,73 @@ fn validate_request(request: &IocageRequest) -> Result<(), ServiceError> {
 
 impl Inner {
     /// Resolves a jail name to its listing: exact tag, then exact UUID, then
-    /// a unique UUID prefix (the "use adae47cb or just adae" of iocage's help).
+    /// a unique UUID prefix (the "use adae47cb or just adae" of iocage's help);
+    /// with the listing of the part it was found in.
     ///
-    /// The jails come from the inventory ([`crate::inventory`]); a name it
-    /// does not know is looked up once more in a new listing before a 404.
-    async fn resolve(&self, name: &str) -> Result<JailInfo, ServiceError> {
+    /// The jails come from the inventory ([`crate::inventory`]): a jail's tag
+    /// that does not read as a UUID is settled by the jails part alone (a tag
+    /// is matched before any UUID, and jails before templates); anything else
+    /// needs the templates too. A name it does not know is looked up once
+    /// more in a new listing before a 404.
+    async fn resolve(&self, name: &str) -> Result<(JailInfo, Listing), ServiceError> {
         let asked = Instant::now();
-        let jails = self
-            .inventory
-            .jails(&*self.backend, Freshness::Window)
-            .await?;
-        match find_jail(&jails, name) {
+        let backend = &*self.backend;
+        if !validate::uuid_like(name) {
+            let jails = self
+                .inventory
+                .part(backend, Part::Jails, Freshness::Window)
+                .await?;
+            if let Some(jail) = jails.jails.iter().find(|jail| jail.tag == name) {
+                return Ok((jail.clone(), jails));
+            }
+        }
+        let parts = self.inventory.all(backend, Freshness::Window).await?;
+        match find_in(&parts, name) {
             Err(error) if error.code() == ErrorCode::NotFound => {
-                let jails = self
-                    .inventory
-                    .jails(&*self.backend, Freshness::Since(asked))
-                    .await?;
-                find_jail(&jails, name)
+                let parts = self.inventory.all(backend, Freshness::Since(asked)).await?;
+                find_in(&parts, name)
             }
             found => found,
         }
+    }
+
+    /// The jail `found` (with the part it was found in) as the inventory
+    /// knows it now, looked up by its UUID in that part, and once more in a
+    /// new listing of it before a 404.
+    async fn still_there(
+        &self,
+        found: &(JailInfo, Part),
+    ) -> Result<(JailInfo, Listing), ServiceError> {
+        let (jail, part) = found;
+        let asked = Instant::now();
+        let backend = &*self.backend;
+        for freshness in [Freshness::Window, Freshness::Since(asked)] {
+            let listing = self.inventory.part(backend, *part, freshness).await?;
+            if let Some(now) = listing.jails.iter().find(|now| now.uuid == jail.uuid) {
+                return Ok((now.clone(), listing));
+            }
+        }
+        Err(ServiceError::new(
+            ErrorCode::NotFound,
+            format!("jail {} ({}) not found: it is gone", jail.tag, jail.uuid),
+        ))
     }
 
     /// Passes a change's result on; when it failed, what it did is not known
     /// (iocage may have made the jail and then failed), so the inventory
     /// lists again next time.
     fn noted<T>(&self, result: BackendResult<T>) -> BackendResult<T> {
-        if result.is_err() {
-            self.inventory.forget();
+        self.noted_unless(false, result)
+    }
+
+    /// [`Inner::noted`], except that a conflict is known to have changed
+    /// nothing when `refused` (the backend refuses a taken tag before it
+    /// does anything, [`Backend::refuses_taken_tags`]).
+    fn noted_unless<T>(&self, refused: bool, result: BackendResult<T>) -> BackendResult<T> {
+        match &result {
+            Err(BackendError::Conflict(_)) if refused => {}
+            Err(_) => self.inventory.forget(),
+            Ok(_) => {}
         }
         result
     }
@@ -525,29 +565,37 @@ impl Inner {
     /// no jail has, `D` being that default now, added to `pairs` as `tag=`;
     /// else no tag (the backend's default is unique).
     ///
+    /// With the guards, whether the backend is left to refuse a taken tag
+    /// itself ([`Inner::tag_is_free`]), so that its 409 changed nothing.
+    ///
     /// Locks: the tag's, or `D`'s and then, for a suffixed tag, that tag's.
     /// A request holding a suffixed tag's lock waits for no other tag lock,
     /// so two requests never wait for each other.
     async fn claim_tag(
         &self,
         pairs: &mut Vec<(String, String)>,
-    ) -> Result<Vec<OwnedMutexGuard<()>>, ServiceError> {
+    ) -> Result<(Vec<OwnedMutexGuard<()>>, bool), ServiceError> {
         let tag_lock = |tag: &str| self.jail_lock(&format!("tag:{tag}")).lock_owned();
         if let Some(tag) = tag_of(pairs) {
             let guard = tag_lock(tag).await;
-            self.tag_is_free(Some(tag)).await?;
-            return Ok(vec![guard]);
+            let refused = self.tag_is_free(pairs).await?;
+            return Ok((vec![guard], refused));
         }
         let Some(base) = self.backend.default_tag().await? else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         };
         let mut guards = vec![tag_lock(&base).await];
         for _ in 0..DEFAULT_TAG_TRIES {
-            let jails = self
+            let parts = self
                 .inventory
-                .jails(&*self.backend, Freshness::Window)
+                .all(&*self.backend, Freshness::Window)
                 .await?;
-            let taken = |tag: &str| jails.iter().any(|jail| jail.tag == tag);
+            let taken = |tag: &str| {
+                parts
+                    .iter()
+                    .flat_map(|part| part.jails.iter())
+                    .any(|jail| jail.tag == tag)
+            };
             let tag = std::iter::once(base.clone())
                 .chain((2..).map(|n| format!("{base}_{n}")))
                 .find(|tag| !taken(tag))
@@ -556,12 +604,15 @@ impl Inner {
                 guards.truncate(1);
                 guards.push(tag_lock(&tag).await);
                 // Taken by a create that named it while this one waited.
-                if self.tag_is_free(Some(&tag)).await.is_err() {
+                let named = [("tag".to_owned(), tag.clone())];
+                if self.tag_is_free(&named).await.is_err() {
                     continue;
                 }
             }
             pairs.push(("tag".to_owned(), tag));
-            return Ok(guards);
+            // A default only a backend that does not refuse taken tags
+            // needs: its pre-check above is the one that counts.
+            return Ok((guards, false));
         }
         Err(ServiceError::new(
             ErrorCode::Conflict,
@@ -572,22 +623,32 @@ impl Inner {
         ))
     }
 
-    /// A create or clone with `tag` may go ahead only if no jail has that
-    /// tag: 409 otherwise, on every backend and version (legacy iocage
-    /// would rename the other jail's tag to a date, `__link_tag` in
+    /// A create or clone with a tag may go ahead only if no jail or template
+    /// has that tag: 409 otherwise, on every backend and version (legacy
+    /// iocage would rename the other jail's tag to a date, `__link_tag` in
     /// lib/ioc-common@6189eac:302-325). Called under the tag's lock, so two
     /// requests for one tag cannot both pass.
-    async fn tag_is_free(&self, tag: Option<&str>) -> Result<(), ServiceError> {
-        let Some(tag) = tag else {
-            return Ok(());
+    ///
+    /// A backend that refuses a taken tag itself (Python iocage) is left to
+    /// do so, with no listing: then `Ok(true)`, and its 409 changed nothing.
+    async fn tag_is_free(&self, pairs: &[(String, String)]) -> Result<bool, ServiceError> {
+        let Some(tag) = tag_of(pairs) else {
+            return Ok(false);
         };
+        if self.backend.refuses_taken_tags().await {
+            return Ok(true);
+        }
         // From the inventory: every jail the service made is in it at once;
         // one made by hand shows within the freshness window.
-        let jails = self
+        let parts = self
             .inventory
-            .jails(&*self.backend, Freshness::Window)
+            .all(&*self.backend, Freshness::Window)
             .await?;
-        if let Some(jail) = jails.iter().find(|jail| jail.tag == tag) {
+        let taken = parts
+            .iter()
+            .flat_map(|part| part.jails.iter())
+            .find(|jail| jail.tag == tag);
+        if let Some(jail) = taken {
             return Err(ServiceError::new(
                 ErrorCode::Conflict,
                 format!(
@@ -596,7 +657,7 @@ impl Inner {
                 ),
             ));
         }
-        Ok(())
+        Ok(false)
     }
 
     fn jail_lock(&self, uuid: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -625,8 +686,11 @@ impl Inner {
         let _reads = self.reads.read().await;
         let backend = &self.backend;
         if request == IocageRequest::ListJails {
-            // Shaped by whoever takes the answer (`crate::listing`).
-            return Ok(Computed::Jails(backend.list_non_templates().await?));
+            // Kept in the inventory, so a change a client asks for right
+            // after costs no listing; shaped by whoever takes the answer
+            // (`crate::listing`).
+            let listed = self.inventory.list_jails(&**backend).await?;
+            return Ok(Computed::Jails(Arc::unwrap_or_clone(listed.jails)));
         }
         Ok(Computed::Response(match request {
             IocageRequest::Df => IocageResponse::Df(DfTable {
@@ -654,12 +718,12 @@ impl Inner {
             }
             IocageRequest::GetJailSettings(query) => IocageResponse::GetJailSettings(match query {
                 JailSettingsQuery::Property { jail, prop } => {
-                    let uuid = self.resolve(&jail).await?.uuid;
+                    let uuid = self.resolve(&jail).await?.0.uuid;
                     let value = backend.get_property(&uuid, &prop).await?;
                     JailSettings::Property { jail, prop, value }
                 }
                 JailSettingsQuery::All { jail } => {
-                    let uuid = self.resolve(&jail).await?.uuid;
+                    let uuid = self.resolve(&jail).await?.0.uuid;
                     JailSettings::All {
                         jail,
                         props: backend.get_all(&uuid).await?.into_iter().collect(),
@@ -722,6 +786,7 @@ impl Inner {
     }
 
     async fn change(self: Arc<Self>, request: IocageRequest) -> Reply {
+        let received = Instant::now();
         let backend = &self.backend;
         let action = request.action().as_str();
         // Host-wide changes exclude everything else.
@@ -774,9 +839,10 @@ impl Inner {
                 let _host = self.changes.read().await;
                 let mut pairs = validate::props(action, props, PropUse::Create)?;
                 // Two creates of one tag serialise, so the second sees the first's jail.
-                let _tag = self.claim_tag(&mut pairs).await?;
-                let jail = self.noted(backend.create(&pairs, *empty).await)?;
-                self.inventory.added(&jail.uuid, &jail.tag, None);
+                let (_tag, refused) = self.claim_tag(&mut pairs).await?;
+                let jail = self.noted_unless(refused, backend.create(&pairs, *empty).await)?;
+                self.inventory
+                    .added(&jail.uuid, &jail.tag, None, is_template(&pairs));
                 let success = if *empty {
                     CreateSuccess::Empty { uuid: jail.uuid }
                 } else {
@@ -796,16 +862,21 @@ impl Inner {
         let Some(name) = request.jail() else {
             return Err(internal(format!("{action} names no jail")));
         };
-        let uuid = self.resolve(name).await?.uuid;
+        let (jail, seen) = self.resolve(name).await?;
+        let uuid = jail.uuid.clone();
+        let jail = (jail, seen.part);
         let lock = self.jail_lock(&uuid);
         let _jail = lock.lock().await;
-        // Resolve again under the lock: the jail may have gone while we waited.
-        let jail = self.resolve(&uuid).await?;
+        // Look again under the lock: the jail may have gone while we
+        // waited. From the inventory unless its window passed meanwhile.
+        let (jail, seen) = self.still_there(&jail).await?;
         Ok(match request {
             IocageRequest::StartJail { jail: name } => {
+                let _changing = self.inventory.changing_state();
                 IocageResponse::StartJail(status(name, backend.start(&jail.uuid).await?))
             }
             IocageRequest::StopJail { jail: name } => {
+                let _changing = self.inventory.changing_state();
                 IocageResponse::StopJail(status(name, backend.stop(&jail.uuid).await?))
             }
             IocageRequest::CapJail { jail: name } => {
@@ -814,9 +885,11 @@ impl Inner {
             }
             IocageRequest::CloneJail { jail: name, props } => {
                 let mut pairs = validate::props(action, &props, PropUse::Clone)?;
-                let _tag = self.claim_tag(&mut pairs).await?;
-                let new = self.noted(backend.clone_jail(&jail.uuid, &pairs).await)?;
-                self.inventory.added(&new.uuid, &new.tag, Some(&jail.uuid));
+                let (_tag, refused) = self.claim_tag(&mut pairs).await?;
+                let new =
+                    self.noted_unless(refused, backend.clone_jail(&jail.uuid, &pairs).await)?;
+                self.inventory
+                    .added(&new.uuid, &new.tag, Some(&jail.uuid), is_template(&pairs));
                 IocageResponse::CloneJail(CloneJailResult {
                     jail: name,
                     props,
@@ -824,12 +897,24 @@ impl Inner {
                 })
             }
             IocageRequest::DestroyJail { .. } => {
-                self.noted(backend.destroy(&jail.uuid).await)?;
+                // `destroy -f` would stop a running jail: the backend asks
+                // its state first, unless a listing made for this request,
+                // with no change of state since, saw it stopped.
+                let seen_stopped = jail.state == JailState::Down
+                    && self.inventory.state_is_current(&seen, received);
+                let destroyed = if seen_stopped {
+                    backend.destroy_seen_stopped(&jail.uuid).await
+                } else {
+                    backend.destroy(&jail.uuid).await
+                };
+                self.noted(destroyed)?;
                 self.inventory.removed(&jail.uuid);
                 IocageResponse::DestroyJail(DestroyJailResult::new(jail.uuid))
             }
             IocageRequest::ExecJail { user, command, .. } => {
                 let argv = validate::command(action, &command)?;
+                // A command in the jail may stop it.
+                let _changing = self.inventory.changing_state();
                 let output = backend.exec(&jail.uuid, &user, &argv).await?;
                 if output.status != 0 {
                     let mut text = format!("command exited with status {}", output.status);
@@ -892,6 +977,29 @@ fn find_jail(jails: &[JailInfo], name: &str) -> Result<JailInfo, ServiceError> {
                 .join(", ")
         ))),
     }
+}
+
+/// [`find_jail`] over both parts of the inventory (jails first), with the
+/// listing of the part the jail is in.
+fn find_in(parts: &[Listing; 2], name: &str) -> Result<(JailInfo, Listing), ServiceError> {
+    let all: Vec<JailInfo> = parts
+        .iter()
+        .flat_map(|part| part.jails.iter().cloned())
+        .collect();
+    let jail = find_jail(&all, name)?;
+    let part = parts
+        .iter()
+        .find(|part| part.jails.iter().any(|known| known.uuid == jail.uuid))
+        .unwrap_or(&parts[0]);
+    Ok((jail, part.clone()))
+}
+
+/// Whether a create's or clone's properties make a template.
+fn is_template(pairs: &[(String, String)]) -> bool {
+    pairs.iter().any(|(key, value)| {
+        key == "template"
+            && ["yes", "on", "1", "true"].contains(&value.to_ascii_lowercase().as_str())
+    })
 }
 
 /// A bug in this crate: logged in full, sent to the client without internals.
