@@ -405,13 +405,30 @@ impl IocageService {
                 let inner = self.inner.clone();
                 let task_key = key.clone();
                 let shared = async move {
-                    let before = inner.backend.generation();
-                    let (result, printed) = messages::collect(inner.clone().read(request)).await;
-                    let read_in = before.filter(|_| inner.backend.generation() == before);
+                    let work = async {
+                        let before = inner.backend.generation();
+                        let (result, printed) =
+                            messages::collect(inner.clone().read(request)).await;
+                        let read_in = before.filter(|_| inner.backend.generation() == before);
+                        (result, read_in, printed)
+                    };
+                    // A read that panics is a 500 for its waiters, never a
+                    // poisoned entry that identical reads would keep joining.
+                    let answer = std::panic::AssertUnwindSafe(work)
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|_| {
+                            tracing::error!("an iocage read panicked");
+                            let error = ServiceError::new(
+                                ErrorCode::Internal,
+                                "the request failed unexpectedly",
+                            );
+                            (Err(error), None, Vec::new())
+                        });
                     // Out of the table before anyone sees the answer: a read
                     // asked after this one is answered never joins it.
                     inner.forget_read(&task_key, id);
-                    Arc::new((result, read_in, printed))
+                    Arc::new(answer)
                 }
                 .boxed()
                 .shared();

@@ -263,3 +263,16 @@ async fn reads_never_queue_behind_a_waiting_host_wide_change() {
     assert_eq!(backend.count("clean"), 1);
     assert_eq!(backend.overlaps(), 0, "the clean overlapped nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_that_panics_is_a_500_and_the_next_identical_read_runs_afresh() {
+    let backend = Recorder::new(Duration::ZERO);
+    let service = IocageService::new(backend.clone());
+    backend.panic_on_reads(true);
+    let (status, _) = call(&service, json!({"action": "df"})).await.unwrap_err();
+    assert_eq!(status, 500);
+    backend.panic_on_reads(false);
+    // Not joined to the read that panicked: asked afresh, and answered.
+    ok(&service, json!({"action": "df"})).await;
+    assert_eq!(backend.count("df"), 2, "{:?}", backend.calls());
+}

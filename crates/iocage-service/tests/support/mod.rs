@@ -72,6 +72,8 @@ pub struct Recorder {
     default_tag: Mutex<Option<String>>,
     /// Noted for the request ([`iocage_service::note_messages`]) by every read.
     printed: Mutex<Option<iocage_service::Message>>,
+    /// When set, every read panics (a bug in a backend).
+    panics_on_reads: Mutex<bool>,
 }
 
 /// What kind of operation, for the overlap rules.
@@ -99,6 +101,7 @@ impl Recorder {
             start_gate: Mutex::new(None),
             default_tag: Mutex::new(None),
             printed: Mutex::new(None),
+            panics_on_reads: Mutex::new(false),
         })
     }
 
@@ -120,6 +123,11 @@ impl Recorder {
     /// `tag`, a default that can collide (as legacy iocage's date does).
     pub fn set_default_tag(&self, tag: &str) {
         *self.default_tag.lock().unwrap() = Some(tag.to_owned());
+    }
+
+    /// From now on every read panics (`true`), or no longer does.
+    pub fn panic_on_reads(&self, panics: bool) {
+        *self.panics_on_reads.lock().unwrap() = panics;
     }
 
     /// From now on every read notes `message`, as iocage printing a warning
@@ -170,6 +178,9 @@ impl Recorder {
         work: impl Future<Output = T>,
     ) -> T {
         self.calls.lock().unwrap().push(name.to_owned());
+        if kind == Kind::Read && *self.panics_on_reads.lock().unwrap() {
+            panic!("{name}: a read that panics (test)");
+        }
         {
             let mut activity = self.activity.lock().unwrap();
             activity.total += 1;
