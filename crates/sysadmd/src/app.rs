@@ -161,10 +161,9 @@ impl Peer {
     }
 
     /// The connection authenticated: it leaves the unauthenticated budget.
-    fn authenticated(&self) {
-        if let Some(slot) = &self.slot {
-            slot.authenticated();
-        }
+    /// True when its tasks move to the main lane from their next wake-up.
+    fn authenticated(&self) -> bool {
+        self.slot.as_ref().is_some_and(|slot| slot.authenticated())
     }
 
     pub(crate) fn login(&self) -> Option<Login> {
@@ -214,6 +213,8 @@ pub struct App {
     pub(crate) keys: crate::idempotency::Keys,
     /// `GET /metrics` (`metrics.rs`).
     pub(crate) metrics: crate::metrics::Metrics,
+    /// Where tasks run (`lanes.rs`).
+    pub(crate) lanes: crate::lanes::Lanes,
 }
 
 impl App {
@@ -240,6 +241,7 @@ impl App {
             ops: crate::ops::Ops::default(),
             keys: crate::idempotency::Keys::default(),
             metrics: crate::metrics::Metrics::default(),
+            lanes: crate::lanes::Lanes::current(),
         })
     }
 
@@ -377,7 +379,13 @@ impl App {
         authorization: Option<&str>,
     ) -> Result<Principal, ApiError> {
         let principal = self.authenticate_inner(peer, authorization).await?;
-        peer.authenticated();
+        if peer.authenticated() {
+            // The first authenticated request of a connection from an
+            // untrusted network: one wake-up moves it to the main lane, so
+            // that its work (and the tasks it starts) are not done on the
+            // low lane (lanes.rs).
+            tokio::task::yield_now().await;
+        }
         Ok(principal)
     }
 
@@ -444,7 +452,7 @@ impl App {
             RpcRequest::AuthKey { key } => {
                 let principal = self.auth.authorize_key(ip, &key)?;
                 let scope = principal.key.clone().expect("a key login has a key scope");
-                peer.authenticated();
+                let _ = peer.authenticated();
                 let info = self
                     .auth
                     .list_keys()
@@ -461,7 +469,7 @@ impl App {
             _ => unreachable!("is_public covers only identify, auth, auth_token and auth_key"),
         };
         let reply = AuthReply(session.token.clone(), session.lifetime_secs);
-        peer.authenticated();
+        let _ = peer.authenticated();
         if peer.transport == Transport::WebSocket {
             peer.set_login(Some(Login {
                 principal: session.principal,
@@ -596,7 +604,7 @@ impl App {
         // A job runs in its own task: a client that goes away must not
         // abandon a change halfway.
         let app = self.clone();
-        let job = self.tracker.spawn(async move {
+        let job = self.lanes.spawn_job(&self.tracker, async move {
             let mut printed = Vec::new();
             let work = async {
                 let (reply, messages) = app

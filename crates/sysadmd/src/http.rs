@@ -390,7 +390,8 @@ fn upgrade(
     let accept = derive_accept_key(key.as_bytes());
     let on_upgrade = hyper::upgrade::on(&mut request);
     let tracker = app.tracker.clone();
-    tracker.spawn(async move {
+    let lane = slot.clone();
+    lane.spawn(tracker.track_future(async move {
         match on_upgrade.await {
             // The slot keeps the WebSocket counted against the connection limit.
             Ok(upgraded) => {
@@ -399,7 +400,7 @@ fn upgrade(
             }
             Err(error) => tracing::debug!(peer = %addr, %error, "WebSocket upgrade failed"),
         }
-    });
+    }));
     let mut response = Response::new(Body::default());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();

@@ -414,7 +414,7 @@ impl App {
         let app = self.clone();
         let user = principal.user.clone();
         let key = key.to_owned();
-        let job = self.tracker.spawn(async move {
+        let job = self.lanes.spawn_job(&self.tracker, async move {
             let work = async {
                 let result = app.service.handle(request.clone(), &caller).await;
                 // Recorded as soon as the backend answers, before anything else.

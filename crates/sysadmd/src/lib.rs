@@ -17,6 +17,7 @@ mod http;
 mod idempotency;
 mod jobs;
 mod keys_api;
+mod lanes;
 mod metrics;
 mod modes;
 mod ops;

@@ -94,6 +94,7 @@ impl Server {
             app.limits.max_unauthenticated,
             app.limits.max_unauthenticated_per_address,
             app.metrics.connections(),
+            app.lanes.clone(),
         );
         for listener in self.listeners {
             let app = app.clone();
@@ -169,13 +170,16 @@ async fn accept_loop(
                 continue;
             }
         };
-        app.tracker.clone().spawn(connection(
+        // On the low lane until a request on it authenticates, unless its
+        // network authenticated lately (lanes.rs).
+        let task = connection(
             app.clone(),
             stream,
             addr,
             tls.as_ref().map(TlsSwap::current),
-            slot,
-        ));
+            slot.clone(),
+        );
+        slot.spawn(app.tracker.track_future(task));
     }
 }
 

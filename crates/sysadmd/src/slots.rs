@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::network;
@@ -32,6 +33,7 @@ pub(crate) struct Slots {
     max_per_network: usize,
     inner: Mutex<Inner>,
     gauges: crate::metrics::ConnectionGauges,
+    lanes: crate::lanes::Lanes,
 }
 
 #[derive(Debug, Default)]
@@ -43,7 +45,18 @@ struct Inner {
     /// Networks refused until then, after one of their connections abused
     /// the server before authenticating (a ping flood).
     penalized: HashMap<IpAddr, Instant>,
+    /// Networks a connection authenticated from, and when it last did: their
+    /// new connections are served on the main lane (see `lanes.rs`).
+    trusted: HashMap<IpAddr, Instant>,
 }
+
+/// How long a network stays trusted after a connection from it authenticated.
+const TRUSTED_FOR: Duration = Duration::from_secs(3600);
+
+/// Networks held in the trusted table at most; past it the longest unseen
+/// are forgotten first (a forgotten network's connections start on the low
+/// lane again, nothing more).
+const MAX_TRUSTED: usize = 4096;
 
 /// Networks held in the penalty table at most; past it the soonest to end
 /// are forgotten first.
@@ -67,20 +80,24 @@ impl Slots {
             max_total,
             max_per_network,
             crate::metrics::ConnectionGauges::default(),
+            crate::lanes::Lanes::current(),
         )
     }
 
-    /// Slots whose connections are counted in `gauges`.
+    /// Slots whose connections are counted in `gauges` and whose tasks run
+    /// on `lanes`.
     pub(crate) fn counted(
         max_total: usize,
         max_per_network: usize,
         gauges: crate::metrics::ConnectionGauges,
+        lanes: crate::lanes::Lanes,
     ) -> Arc<Slots> {
         Arc::new(Slots {
             max_total: max_total.max(1),
             max_per_network: max_per_network.max(1),
             inner: Mutex::new(Inner::default()),
             gauges,
+            lanes,
         })
     }
 
@@ -135,10 +152,15 @@ impl Slots {
         inner.total += 1;
         let state = Counted::default();
         self.gauges.add(state.websocket, state.authenticated, 1);
+        let trusted = inner
+            .trusted
+            .get(&network)
+            .is_some_and(|since| since.elapsed() < TRUSTED_FOR);
         Ok(Arc::new(ConnectionSlot {
             _global: global,
             slots: Arc::clone(self),
             network,
+            trusted,
             id,
             evicted,
             authenticated: CancellationToken::new(),
@@ -164,6 +186,28 @@ impl Slots {
             }
         }
         inner.penalized.insert(network, now + duration);
+    }
+
+    /// Notes that a connection from `network` authenticated.
+    fn trust(&self, network: IpAddr) {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        if inner.trusted.len() >= MAX_TRUSTED && !inner.trusted.contains_key(&network) {
+            inner
+                .trusted
+                .retain(|_, since| now.duration_since(*since) < TRUSTED_FOR);
+            if inner.trusted.len() >= MAX_TRUSTED {
+                let oldest = inner
+                    .trusted
+                    .iter()
+                    .min_by_key(|(_, since)| **since)
+                    .map(|(network, _)| *network);
+                if let Some(oldest) = oldest {
+                    inner.trusted.remove(&oldest);
+                }
+            }
+        }
+        inner.trusted.insert(network, now);
     }
 
     /// Unauthenticated connections now.
@@ -202,6 +246,8 @@ pub(crate) struct ConnectionSlot {
     _global: OwnedSemaphorePermit,
     slots: Arc<Slots>,
     network: IpAddr,
+    /// Its network authenticated within [`TRUSTED_FOR`] when it was accepted.
+    trusted: bool,
     id: u64,
     evicted: CancellationToken,
     authenticated: CancellationToken,
@@ -218,13 +264,31 @@ struct Counted {
 
 impl ConnectionSlot {
     /// A request on the connection authenticated: it leaves the
-    /// unauthenticated budget for good.
-    pub(crate) fn authenticated(&self) {
+    /// unauthenticated budget for good. True when this moves the
+    /// connection's tasks to the main lane (see `lanes.rs`): the caller is
+    /// on the low lane until its next wake-up.
+    pub(crate) fn authenticated(&self) -> bool {
+        let moves = !self.authenticated.is_cancelled() && !self.trusted;
         if !self.authenticated.is_cancelled() {
+            self.slots.trust(self.network);
             self.authenticated.cancel();
             self.slots.release(self.network, self.id);
         }
         self.recount(|counted| counted.authenticated = true);
+        moves
+    }
+
+    /// Spawns a task of this connection on its lane (see `lanes.rs`): the
+    /// main lane once it authenticated or when its network was trusted at
+    /// accept, else the low lane until it authenticates.
+    pub(crate) fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.slots
+            .lanes
+            .spawn(&self.authenticated, self.trusted, task)
     }
 
     /// The connection became a WebSocket.
@@ -332,6 +396,46 @@ mod tests {
         drop(one);
         drop(two);
         assert_eq!(slots.unauthenticated(), 0);
+    }
+
+    #[test]
+    fn a_network_is_trusted_once_a_connection_from_it_authenticated() {
+        let slots = Slots::new(10, 10);
+        let owner: IpAddr = "2001:db8:1:2::10".parse().unwrap();
+        let first = slots.admit(owner, permit()).unwrap();
+        assert!(!first.trusted, "nothing authenticated from it yet");
+        // A connection that only failed or waited does not make it trusted.
+        let second = slots.admit(owner, permit()).unwrap();
+        assert!(!second.trusted);
+        assert!(first.authenticated(), "its tasks move to the main lane");
+        assert!(!first.authenticated(), "they move once");
+        // Trust is for connections accepted after it, from the same /64.
+        assert!(!second.trusted);
+        let same_64 = slots
+            .admit("2001:db8:1:2::99".parse().unwrap(), permit())
+            .unwrap();
+        assert!(same_64.trusted);
+        assert!(!same_64.authenticated(), "on the main lane already");
+        let other_64 = slots
+            .admit("2001:db8:1:3::10".parse().unwrap(), permit())
+            .unwrap();
+        assert!(!other_64.trusted);
+    }
+
+    #[test]
+    fn the_trusted_table_is_bounded_and_forgets_the_longest_unseen_first() {
+        let slots = Slots::new(10, 10);
+        let address = |index: usize| -> IpAddr {
+            let index = u32::try_from(index).unwrap();
+            std::net::Ipv4Addr::from(0x0a00_0000 + index).into()
+        };
+        for index in 0..MAX_TRUSTED + 10 {
+            slots.trust(network(address(index)));
+        }
+        let inner = slots.lock();
+        assert_eq!(inner.trusted.len(), MAX_TRUSTED);
+        assert!(!inner.trusted.contains_key(&address(0)));
+        assert!(inner.trusted.contains_key(&address(MAX_TRUSTED + 9)));
     }
 
     #[test]

@@ -85,7 +85,11 @@ pub(crate) async fn serve(
     let writer_gone = CancellationToken::new();
     let write_timeout = Duration::from_secs(app.limits.ws_write_timeout_secs);
     let writer_done = writer_gone.clone();
-    let writer = tokio::spawn(async move {
+    // The writer and the event forwarder run on the main lane from the
+    // start: they only carry what the reader (on the connection's lane)
+    // lets through, and a change's events must keep reaching the writer
+    // before its reply, as they did on one runtime (lanes.rs).
+    let writer = app.lanes.spawn_on_main(async move {
         loop {
             let message = tokio::select! {
                 biased;
@@ -131,7 +135,7 @@ pub(crate) async fn serve(
         Arc::new(Peer::new(addr, Transport::WebSocket, Some(subscriber)).with_slot(slot.clone()));
     let event_outbox = outbox.clone();
     let (event_app, event_peer) = (app.clone(), peer.clone());
-    let forwarder = tokio::spawn(async move {
+    let forwarder = app.lanes.spawn_on_main(async move {
         // A replay goes before the live events queued meanwhile; an event
         // whose seq was already sent (live before a resume) is not sent again.
         let mut sent_up_to = 0u64;
@@ -285,7 +289,8 @@ pub(crate) async fn serve(
         let peer = peer.clone();
         let outbox = outbox.clone();
         let kill = kill.clone();
-        app.tracker.clone().spawn(async move {
+        let tracker = app.tracker.clone();
+        let task = tracker.track_future(async move {
             let (reply, blocked) = answer(&app, &peer, parsed).await;
             // A 429 for a login not checked now (a guarded user, a busy server) keeps the connection.
             let blocked = blocked && app.auth.is_blocked(peer.addr.ip());
@@ -295,6 +300,7 @@ pub(crate) async fn serve(
             }
             drop(permit);
         });
+        slot.spawn(task);
     };
 
     if let Some((code, reason)) = close {

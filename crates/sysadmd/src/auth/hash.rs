@@ -82,26 +82,14 @@ thread_local! {
 
 /// The niceness of the threads that hash passwords: the lowest priority
 /// short of the idle class (which could starve logins on a busy host).
-#[cfg(target_os = "linux")]
-const HASH_THREAD_NICE: i32 = 19;
-
-/// Lowers the calling thread's scheduling priority, so that a flood of
-/// password guesses, which keeps the hash threads busy, does not delay the
-/// requests that need no hash: a woken async worker preempts a hash thread at
-/// once instead of waiting for its time slice (issue 16: a login flood raised
-/// an authenticated client's p99 from 0.25 to 7 ms while two hash threads at
-/// the workers' priority shared two cores with them). Logins still progress
-/// on a busy host: niceness lowers a thread's share, it never starves it.
-///
-/// On Linux, `setpriority(PRIO_PROCESS, 0, ..)` sets the calling thread's
-/// niceness only (setpriority(2), NOTES). Elsewhere (FreeBSD has only a
-/// per-process nice, and an idle class that could starve logins on a busy
-/// host) the threads keep the server's priority.
+/// Lowers the calling thread's scheduling priority (see
+/// [`crate::lanes::lower_this_thread`]), so that a flood of password guesses,
+/// which keeps the hash threads busy, does not delay the requests that need
+/// no hash (issue 16: a login flood raised an authenticated client's p99 from
+/// 0.25 to 7 ms while two hash threads at the workers' priority shared two
+/// cores with them). Logins still progress on a busy host.
 pub(crate) fn yield_to_requests() {
-    #[cfg(target_os = "linux")]
-    if let Err(error) = rustix::process::setpriority_process(None, HASH_THREAD_NICE) {
-        tracing::debug!(%error, "cannot lower the priority of a password hashing thread");
-    }
+    crate::lanes::lower_this_thread();
 }
 
 /// Whether `password` matches the PHC string `hash`. A hash that does not
@@ -200,19 +188,10 @@ mod tests {
         })
     }
 
-    /// The niceness of the calling thread, from `/proc/thread-self/stat`
-    /// (field 19; the command name before it is in parentheses).
-    #[cfg(target_os = "linux")]
-    fn own_niceness() -> i32 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-        // Fields from the state (3) on: the niceness is field 19.
-        after_name.split(' ').nth(19 - 3).unwrap().parse().unwrap()
-    }
-
     #[cfg(target_os = "linux")]
     #[test]
     fn a_hash_thread_runs_at_the_lowest_priority_and_only_it() {
+        use crate::lanes::{LOWEST_NICE as HASH_THREAD_NICE, own_niceness};
         let before = own_niceness();
         assert!(
             before < HASH_THREAD_NICE,
