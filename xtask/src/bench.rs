@@ -328,9 +328,11 @@ const HOST_INTRO: &str = "\
 ## Real-host cost (issue 19)
 
 On a real host every iocage run is a process start, and one `iocage list` takes seconds, so the iocage runs an
-action costs are its latency. Each action once, in this order, through the release `sysadmd --backend cli` over
+action costs are its latency. Each action in this order, through the release `sysadmd --backend cli` over
 fake-iocage, which sleeps 300 ms at the start of every run (a Python iocage's start-up, at the low end of what
-users measure), per flavour; beside it the reference server, which ran one iocage command per request (two for
+users measure), per flavour, in two passes on fresh hosts: *cold*, each action after sysadmd's freshness window
+(`iocage_inventory_ttl_ms`, 2 s) has passed, and *warm*, each action right after a `listjails` (not counted), as a
+client that lists and then acts. Beside it the reference server, which ran one iocage command per request (two for
 `listreleases`: the local and the remote list). The ratio is our runs over the reference's (wall time over one
 run for `startjail`).
 
@@ -381,7 +383,10 @@ fn real_host_rows(tool: &Path, sysadmd: &str, fake: &str) -> Result<Vec<Row>> {
             (ratio, "runs <= reference".to_owned(), runs <= reference)
         };
         rows.push(Row {
-            what: format!("`{action}`, {flavour}"),
+            what: format!(
+                "`{action}`, {flavour}, {}",
+                line["inventory"].as_str().unwrap_or("?")
+            ),
             ours: format!("{runs} runs, {wall:.0} ms (HTTP {})", line["status"]),
             baseline: format!("{reference} run(s), {:.0} ms", reference * startup),
             ratio,

@@ -24,10 +24,12 @@
 //!   Each attack runs in a process of its own (`attacker NAME ADDR NICE`),
 //!   once at nice 19, standing for machines elsewhere on the network (the
 //!   rows with a target), and once at the daemon's priority (comparison).
-//! - `actions SYSADMD_BINARY FAKE_IOCAGE`: every action once through
+//! - `actions SYSADMD_BINARY FAKE_IOCAGE`: every action through
 //!   `sysadmd --backend cli` over fake-iocage with a 300 ms start-up cost per
-//!   run, per flavour: the iocage runs and wall time of each, beside the
-//!   reference server's one run per request; and 50 concurrent `listjails`.
+//!   run, per flavour, cold (past the inventory's freshness window) and warm
+//!   (right after a `listjails`): the iocage runs and wall time of each,
+//!   beside the reference server's one run per request; and 50 concurrent
+//!   `listjails`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -1081,11 +1083,13 @@ async fn attacks(binary: &str, only: &[&str]) -> Result<()> {
 /// libzfs), at the low end of what users measure.
 const IOCAGE_STARTUP_MS: u64 = 300;
 
-/// `actions SYSADMD FAKE_IOCAGE`: every API action once through the release
+/// `actions SYSADMD FAKE_IOCAGE`: every API action through the release
 /// `sysadmd --backend cli` over fake-iocage, which takes
-/// [`IOCAGE_STARTUP_MS`] for every run, per flavour: the iocage runs each
-/// action cost and its wall time; then 50 concurrent identical `listjails`.
-/// The reference server ran exactly one iocage command per request.
+/// [`IOCAGE_STARTUP_MS`] for every run, per flavour, once cold and once warm
+/// (see [`Inventory`]), each pass on a fresh host: the iocage runs each
+/// action cost (the `listjails` that warms is not counted) and its wall
+/// time; then 50 concurrent identical `listjails`. The reference server ran
+/// exactly one iocage command per request.
 async fn actions(binary: &str, fake: &str) -> Result<()> {
     // (action, arguments, iocage runs of the reference server for it)
     let script: [(&str, Value, u32); 19] = [
@@ -1142,6 +1146,73 @@ async fn actions(binary: &str, fake: &str) -> Result<()> {
         ),
     ];
     for flavour in ["legacy", "python"] {
+        for inventory in [Inventory::Cold, Inventory::Warm] {
+            let daemon = ActionsDaemon::spawn(binary, fake, flavour)?;
+            let mut sender = connect_http(daemon.process.addr).await?;
+            // The first request pays the password hash; not part of any action.
+            put(&mut sender, &basic(), r#"{"action": "getdefaultsettings"}"#).await?;
+            for (action, args, reference) in &script {
+                match inventory {
+                    // Past sysadmd's freshness window (`iocage_inventory_ttl_ms`).
+                    Inventory::Cold => tokio::time::sleep(INVENTORY_WINDOW).await,
+                    // What a client does before acting: it lists.
+                    Inventory::Warm => {
+                        put(&mut sender, &basic(), r#"{"action": "listjails"}"#).await?;
+                    }
+                }
+                let before = daemon.runs();
+                let started = Instant::now();
+                let (status, body) = put(&mut sender, &basic(), &args.to_string()).await?;
+                let wall = started.elapsed();
+                let ran = daemon.runs() - before;
+                println!(
+                    "{}",
+                    json!({"bench": "action", "flavour": flavour, "inventory": inventory.name(),
+                           "action": action, "status": status,
+                           "iocage_runs": ran, "reference_runs": reference,
+                           "wall_ms": wall.as_secs_f64() * 1e3, "iocage_startup_ms": IOCAGE_STARTUP_MS,
+                           "reply": String::from_utf8_lossy(&body).chars().take(200).collect::<String>()})
+                );
+            }
+            if inventory == Inventory::Warm {
+                concurrent_reads(&daemon, &mut sender, flavour).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether an action in `actions` finds sysadmd's inventory of jails fresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inventory {
+    /// The freshness window has passed since the last listing.
+    Cold,
+    /// A `listjails` just before, as a client that lists and then acts.
+    Warm,
+}
+
+impl Inventory {
+    fn name(self) -> &'static str {
+        match self {
+            Inventory::Cold => "cold",
+            Inventory::Warm => "warm",
+        }
+    }
+}
+
+/// Longer than sysadmd's default `iocage_inventory_ttl_ms` (2000).
+const INVENTORY_WINDOW: Duration = Duration::from_millis(2100);
+
+/// `sysadmd --backend cli` over a fresh fake host whose runs each take
+/// [`IOCAGE_STARTUP_MS`], with the fake's log of its runs.
+struct ActionsDaemon {
+    process: DaemonProcess,
+    log: std::path::PathBuf,
+    _host: tempfile::TempDir,
+}
+
+impl ActionsDaemon {
+    fn spawn(binary: &str, fake: &str, flavour: &str) -> Result<ActionsDaemon> {
         let host = tempfile::tempdir()?;
         let log = host.path().join("argv.log");
         let env = [
@@ -1154,73 +1225,71 @@ async fn actions(binary: &str, fake: &str) -> Result<()> {
             ("FAKE_IOCAGE_FAULT", "slow".into()),
             ("FAKE_IOCAGE_DELAY_MS", IOCAGE_STARTUP_MS.to_string().into()),
         ];
-        let daemon = DaemonProcess::spawn_backend(
+        let process = DaemonProcess::spawn_backend(
             binary,
             "error",
             &["--backend", "cli", "--iocage", fake],
             &env,
         )?;
-        let runs = || {
-            std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .lines()
-                .count()
-        };
-        let mut sender = connect_http(daemon.addr).await?;
-        // The first request pays the password hash; not part of any action.
-        put(&mut sender, &basic(), r#"{"action": "getdefaultsettings"}"#).await?;
-        for (action, args, reference) in &script {
-            let before = runs();
-            let started = Instant::now();
-            let (status, body) = put(&mut sender, &basic(), &args.to_string()).await?;
-            let wall = started.elapsed();
-            let ran = runs() - before;
-            println!(
-                "{}",
-                json!({"bench": "action", "flavour": flavour, "action": action, "status": status,
-                       "iocage_runs": ran, "reference_runs": reference,
-                       "wall_ms": wall.as_secs_f64() * 1e3, "iocage_startup_ms": IOCAGE_STARTUP_MS,
-                       "reply": String::from_utf8_lossy(&body).chars().take(200).collect::<String>()})
-            );
-        }
-        // 50 concurrent identical reads, after a change (so none is cached).
-        put(
-            &mut sender,
-            &basic(),
-            r#"{"action": "createjail", "props": "tag=web3 release=10.2-RELEASE"}"#,
-        )
-        .await?;
-        let before = runs();
-        let barrier = Arc::new(tokio::sync::Barrier::new(50));
-        let mut tasks = Vec::new();
-        for _ in 0..50 {
-            let (addr, barrier) = (daemon.addr, barrier.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut sender = connect_http(addr).await?;
-                barrier.wait().await;
-                let started = Instant::now();
-                let (status, _) = put(&mut sender, &basic(), r#"{"action": "listjails"}"#).await?;
-                anyhow::Ok((started.elapsed(), status))
-            }));
-        }
-        let mut latencies = Vec::new();
-        let mut failed = 0;
-        for task in tasks {
-            let (elapsed, status) = task.await??;
-            failed += usize::from(status != 200);
-            latencies.push(elapsed);
-        }
-        latencies.sort();
-        let percentile = |p: usize| {
-            latencies[(latencies.len() * p / 100).min(latencies.len() - 1)].as_secs_f64() * 1e3
-        };
-        println!(
-            "{}",
-            json!({"bench": "concurrent_reads", "flavour": flavour, "reads": 50, "failed": failed,
-                   "iocage_runs": runs() - before, "target_runs": 2,
-                   "p50_ms": percentile(50), "p99_ms": percentile(99), "iocage_startup_ms": IOCAGE_STARTUP_MS})
-        );
+        Ok(ActionsDaemon {
+            process,
+            log,
+            _host: host,
+        })
     }
+
+    /// The iocage runs so far.
+    fn runs(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+}
+
+/// 50 concurrent identical `listjails`: the iocage runs they cost, p50, p99.
+async fn concurrent_reads(
+    daemon: &ActionsDaemon,
+    sender: &mut http1::SendRequest<Full<Bytes>>,
+    flavour: &str,
+) -> Result<()> {
+    // 50 concurrent identical reads, after a change (so none is cached).
+    put(
+        sender,
+        &basic(),
+        r#"{"action": "createjail", "props": "tag=web3 release=10.2-RELEASE"}"#,
+    )
+    .await?;
+    let before = daemon.runs();
+    let barrier = Arc::new(tokio::sync::Barrier::new(50));
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (addr, barrier) = (daemon.process.addr, barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect_http(addr).await?;
+            barrier.wait().await;
+            let started = Instant::now();
+            let (status, _) = put(&mut sender, &basic(), r#"{"action": "listjails"}"#).await?;
+            anyhow::Ok((started.elapsed(), status))
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut failed = 0;
+    for task in tasks {
+        let (elapsed, status) = task.await??;
+        failed += usize::from(status != 200);
+        latencies.push(elapsed);
+    }
+    latencies.sort();
+    let percentile = |p: usize| {
+        latencies[(latencies.len() * p / 100).min(latencies.len() - 1)].as_secs_f64() * 1e3
+    };
+    println!(
+        "{}",
+        json!({"bench": "concurrent_reads", "flavour": flavour, "reads": 50, "failed": failed,
+                   "iocage_runs": daemon.runs() - before, "target_runs": 2,
+                   "p50_ms": percentile(50), "p99_ms": percentile(99), "iocage_startup_ms": IOCAGE_STARTUP_MS})
+    );
     Ok(())
 }
 
