@@ -194,7 +194,23 @@ const NOTES: &str = "\
   elsewhere on the network, whose CPU time is not the server's, while the server's own work for every attacking
   connection and frame still competes with the legitimate client. The *comparison* rows run the same attacker
   at the daemon's priority, so its own CPU use on this 2-core machine shows in the client's latency too. The
-  ratio is the client's p99 over its p99 with no attack, in the same run.
+  ratio is the client's p99 over its p99 with no attack, in the same run. Connections that have not
+  authenticated run on a low-priority runtime of their own (`lanes.rs`); before it, the attackers' tasks queued
+  in tokio's run queue in front of the client's request: login flood 30-38x, ping flood 11-15x.
+- Real-host cost (issue 19): runs are exact counts from the fake's log of its argv; wall times include the 300 ms
+  per run. The rows not met, and why they cannot be met without trusting stale state:
+  - *cold*, an action that names a jail costs one `list` more than its command (legacy `clonejail` also
+    lists the templates, for the reason below; a name that is no jail's tag needs both parts): after the
+    freshness window only a listing says which jail a name is now, and the name must become the canonical UUID before the jail's lock is taken (so a tag and its
+    UUID serialise) and before iocage is told which jail to change. An admin who accepts older names can raise
+    `iocage_inventory_ttl_ms`; warm, these actions cost their command alone.
+  - legacy `createjail` (2 warm, 3 cold; `clonejail` 3 cold): legacy tags are one namespace over jails and templates, and legacy
+    silently moves a taken tag to the new jail (`__link_tag`, lib/ioc-common@ff9b266:731-770), so the templates
+    are listed too (`list -t`; a `listjails` fills only the jails part). Python refuses a taken tag itself
+    before it changes anything, so its `createjail` is 1 run cold or warm.
+  - `destroyjail` (2): `destroy -f` (the only form that does not prompt) also stops a running jail, and the API
+    refuses to destroy a running one, so the state must be no older than the request: cold, the request's own
+    listing gives it (`list`, `destroy`); warm, the kept listing is older than the request, so `get state` runs.
 
 ## What the profiles showed (perf, this machine)
 
@@ -207,6 +223,7 @@ const NOTES: &str = "\
 | tungstenite read buffer 128 KiB per WebSocket | 1,000 idle WS: 158 MiB | 30 MiB |
 | argon2id 19 MiB working memory kept by glibc after the first login | idle 25 MiB | 13 MiB (OWASP-equivalent 7 MiB, t=5) |
 | a login flood: argon2's 7 MiB working memory allocated for each check, which raised glibc's mmap threshold and fragmented the hash threads' malloc arenas | peak RSS 118-138 MiB | 33 MiB (each hash thread keeps one working memory) |
+| the tasks of unauthenticated connections (a login flood: a new connection from a new address per guess) shared tokio's run queue with an authenticated client's request | login flood p99 29.7-38.5x, ping flood 11.2-14.9x | 8.0-8.8x, 5.5-9.1x (two runs, machine shared with builds, load 2-8): two lanes, `lanes.rs` |
 | every read of an unchanged simulated host listed, shaped and serialized 100 jails again | REST ratio 0.19, WS 0.21 / 0.21 | 0.68-0.71, 0.88-0.89 / 1.04 (two runs; answered from the reply cache) |
 | a computed `listjails` built a map of 100 rows of owned strings (`JailSummary`), and every waiter of a coalesced read but the last deep-copied it before serializing; every read, also one that completes at once, ran in a task of its own; metrics labels were 6 allocated strings per request (issue 19 item 4; machine shared with 4 builders, load 5-8; one run before, two after) | *reply cache off*: REST 0.19, WS 0.17 / 0.32; `layers` direct_to_bytes 33 us | 0.20-0.26, 0.14-0.24 / 0.50-0.50; 17 us (rows written from the listing borrowed, `JailSummaryRef`; waiters serialize the shared result; a read that completes at once never gets a task; static labels). Cache on, one run (the same binary, right after): WS 0.70 / 0.92 |
 

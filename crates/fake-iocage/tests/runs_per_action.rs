@@ -196,6 +196,20 @@ async fn each_change_costs_its_command_and_at_most_one_listing() {
         assert!(ok(&reply), "{flavour}: {reply}");
         assert_eq!(sorted(runs), ["destroy", "get"], "{flavour}: warm destroy");
 
+        // An action the installed iocage lacks (Python has no `cap`) is a 501
+        // known in advance: no run, not even to resolve the jail, cold.
+        if flavour == "python" {
+            cold().await;
+            let (runs, reply) = counted(
+                &host,
+                &mut socket,
+                json!({"action": "capjail", "jail": "no-such-jail"}),
+            )
+            .await;
+            assert_eq!(reply["args"]["code"], 501, "{reply}");
+            assert!(runs.is_empty(), "python capjail ran {runs:?}");
+        }
+
         let _ = stop.send(());
     }
 }

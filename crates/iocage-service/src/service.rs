@@ -873,6 +873,17 @@ impl Inner {
             }
             _ => {}
         }
+        // An action the installed iocage cannot carry out is a 501 known in
+        // advance: resolving the jail first would cost a listing for nothing.
+        if let Some((_, why)) = backend
+            .describe()
+            .await
+            .not_supported
+            .into_iter()
+            .find(|(unsupported, _)| *unsupported == request.action())
+        {
+            return Err(ServiceError::new(ErrorCode::NotImplemented, why));
+        }
         // Changes to one jail: resolve to the UUID, so that a tag and its
         // UUID take the same lock.
         let _host = self.changes.read().await;
