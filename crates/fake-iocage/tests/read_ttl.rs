@@ -10,112 +10,67 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::FAKE;
-use support::sysadmd::{Socket, call, config, logged_in, options};
-use sysadmd::BackendChoice;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::sysadmd::{LoggedHost, Socket, call, logged_in, rest};
 
-struct Host {
-    dir: tempfile::TempDir,
-    program: PathBuf,
-    log: PathBuf,
-    flavour: &'static str,
-}
-
-impl Host {
-    /// A fake host of `flavour` behind a program named `iocage` that logs
-    /// every run; with `gated`, every `list` prints its first line and then
-    /// waits while [`Host::gate`] does not exist.
-    fn new(flavour: &'static str, gated: bool) -> Host {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let program = dir.path().join("iocage");
-        let log = dir.path().join("argv.log");
-        let gate = if gated {
+/// A fake host whose runs are logged; with `gated`, every `list` prints
+/// its first line and then waits while the file `gate` (in the host's
+/// directory) does not exist. The gate starts open.
+fn host(flavour: &'static str, gated: bool) -> LoggedHost {
+    let host = LoggedHost::with_env(flavour, |dir| {
+        if gated {
             format!(
                 "FAKE_IOCAGE_GATE='{}' FAKE_IOCAGE_GATE_ON=list ",
-                dir.path().join("gate").display()
+                dir.join("gate").display()
             )
         } else {
             String::new()
-        };
-        let script = format!(
-            "#!/bin/sh\n{gate}FAKE_IOCAGE_STATE='{}' FAKE_IOCAGE_LOG='{}' FAKE_IOCAGE_FLAVOUR={flavour} exec '{FAKE}' \"$@\"\n",
-            dir.path().join("state.json").display(),
-            log.display()
-        );
-        std::fs::write(&program, script).unwrap();
-        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let host = Host {
-            dir,
-            program,
-            log,
-            flavour,
-        };
-        host.open_gate();
-        host
-    }
+        }
+    });
+    open_gate(&host);
+    host
+}
 
-    fn gate(&self) -> PathBuf {
-        self.dir.path().join("gate")
-    }
+fn open_gate(host: &LoggedHost) {
+    std::fs::write(host.dir.path().join("gate"), "").unwrap();
+}
 
-    fn open_gate(&self) {
-        std::fs::write(self.gate(), "").unwrap();
-    }
+fn close_gate(host: &LoggedHost) {
+    std::fs::remove_file(host.dir.path().join("gate")).unwrap();
+}
 
-    fn close_gate(&self) {
-        std::fs::remove_file(self.gate()).unwrap();
-    }
+/// How many `iocage list` runs (of any kind) so far.
+fn list_runs(host: &LoggedHost) -> usize {
+    host.runs()
+        .iter()
+        .filter(|run| run.split_whitespace().next() == Some("list"))
+        .count()
+}
 
-    /// How many `iocage list` runs (of any kind) so far.
-    fn lists(&self) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|run| run.split_whitespace().next() == Some("list"))
-            .count()
-    }
-
-    /// A jail created by running iocage by hand, behind sysadmd's back.
-    fn create_by_hand(&self, tag: &str) {
-        let release = "release=10.2-RELEASE".to_owned();
-        let tag_prop = format!("tag={tag}");
-        let args: Vec<&str> = if self.flavour == "python" {
-            vec!["create", "-r", "10.2-RELEASE", "-n", tag]
-        } else {
-            vec!["create", &tag_prop, &release]
-        };
-        let status = std::process::Command::new(&self.program)
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "{args:?}");
-    }
+/// A jail created by running iocage by hand, behind sysadmd's back.
+fn create_by_hand(host: &LoggedHost, tag: &str) {
+    let tag_prop = format!("tag={tag}");
+    host.by_hand(
+        &["create", &tag_prop, "release=10.2-RELEASE"],
+        &["create", "-r", "10.2-RELEASE", "-n", tag],
+    );
 }
 
 /// sysadmd over `host`, with these read windows.
 async fn serve(
-    host: &Host,
+    host: &LoggedHost,
     state: &Path,
     ttl: Duration,
     stale: Duration,
 ) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let mut config = config(state, BackendChoice::Cli, &host.program);
-    config.limits.iocage_read_ttl_ms = ttl.as_millis() as u64;
-    config.limits.iocage_read_stale_ms = stale.as_millis() as u64;
-    let started = sysadmd::start(&config, options()).await.expect("starts");
-    let addr = started.server.local_addrs()[0];
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(started.server.run(async {
-        let _ = stopped.await;
-    }));
-    (addr, stop)
+    support::sysadmd::serve(host, state, |config| {
+        config.limits.iocage_read_ttl_ms = ttl.as_millis() as u64;
+        config.limits.iocage_read_stale_ms = stale.as_millis() as u64;
+    })
+    .await
 }
 
 /// A `listjails` over WebSocket: the whole reply envelope.
@@ -143,42 +98,6 @@ fn tags(reply: &Value) -> Vec<String> {
     tags
 }
 
-/// `PUT /sysadm/iocage` with Basic credentials: the status, the headers
-/// (names in lower case) and the body.
-async fn rest(addr: SocketAddr, body: &Value) -> (u16, Vec<(String, String)>, Value) {
-    let body = body.to_string();
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "PUT /sysadm/iocage HTTP/1.1\r\nHost: localhost\r\n\
-         Authorization: Basic YWRtaW46dGhyb3VnaCBzeXNhZG1k\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let response = String::from_utf8(response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    (
-        status,
-        headers,
-        serde_json::from_str(body).expect("a JSON body"),
-    )
-}
-
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -190,22 +109,30 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 async fn a_repeated_read_runs_no_iocage_and_says_its_age_on_both_transports() {
     const TTL: Duration = Duration::from_millis(1500);
     for flavour in ["legacy", "python"] {
-        let host = Host::new(flavour, false);
+        let host = host(flavour, false);
         let state = tempfile::tempdir().unwrap();
         let (addr, stop) = serve(&host, state.path(), TTL, Duration::ZERO).await;
         let mut socket = logged_in(addr).await;
 
         // Read for this request: no age. Then kept: no run, and its age.
-        let before = host.lists();
+        let before = list_runs(&host);
         let first = listjails(&mut socket).await;
         assert!(first.get("age_ms").is_none(), "{flavour}: {first}");
         let second = listjails(&mut socket).await;
-        assert_eq!(host.lists(), before + 1, "{flavour}: one run for two reads");
+        assert_eq!(
+            list_runs(&host),
+            before + 1,
+            "{flavour}: one run for two reads"
+        );
         assert!(second["age_ms"].is_u64(), "{flavour}: {second}");
         assert_eq!(second["args"], first["args"], "{flavour}");
         let (status, headers, body) = rest(addr, &json!({"action": "listjails"})).await;
         assert_eq!(status, 200, "{flavour}: {body}");
-        assert_eq!(host.lists(), before + 1, "{flavour}: REST shares it too");
+        assert_eq!(
+            list_runs(&host),
+            before + 1,
+            "{flavour}: REST shares it too"
+        );
         assert_eq!(body["args"], first["args"], "{flavour}");
         let age_ms: u64 = header(&headers, "sysadmd-age-ms")
             .unwrap_or_else(|| panic!("{flavour}: no Sysadmd-Age-Ms: {headers:?}"))
@@ -235,17 +162,17 @@ async fn a_repeated_read_runs_no_iocage_and_says_its_age_on_both_transports() {
         assert!(header(&headers, "age").is_some(), "{flavour}: {headers:?}");
 
         // Made by running iocage directly: not seen within the window...
-        host.create_by_hand("outside");
+        create_by_hand(&host, "outside");
         let within = listjails(&mut socket).await;
         assert_eq!(tags(&within), ["mine"], "{flavour}: {within}");
         assert!(within["age_ms"].is_u64(), "{flavour}: {within}");
         // ...and seen once it has passed.
         tokio::time::sleep(TTL + Duration::from_millis(200)).await;
-        let lists = host.lists();
+        let lists = list_runs(&host);
         let after = listjails(&mut socket).await;
         assert_eq!(tags(&after), ["mine", "outside"], "{flavour}: {after}");
         assert!(after.get("age_ms").is_none(), "{flavour}: {after}");
-        assert_eq!(host.lists(), lists + 1, "{flavour}");
+        assert_eq!(list_runs(&host), lists + 1, "{flavour}");
         let (_, headers, _) = rest(addr, &json!({"action": "listjails"})).await;
         assert!(header(&headers, "age").is_some(), "{flavour}: {headers:?}");
         let _ = stop.send(());
@@ -254,11 +181,11 @@ async fn a_repeated_read_runs_no_iocage_and_says_its_age_on_both_transports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_read_ttl_every_read_runs_iocage_and_has_no_age() {
-    let host = Host::new("legacy", false);
+    let host = host("legacy", false);
     let state = tempfile::tempdir().unwrap();
     let (addr, stop) = serve(&host, state.path(), Duration::ZERO, Duration::ZERO).await;
     let mut socket = logged_in(addr).await;
-    let before = host.lists();
+    let before = list_runs(&host);
     for _ in 0..2 {
         let reply = listjails(&mut socket).await;
         assert!(reply.get("age_ms").is_none(), "{reply}");
@@ -267,7 +194,7 @@ async fn with_no_read_ttl_every_read_runs_iocage_and_has_no_age() {
         assert!(header(&headers, "age").is_none(), "{headers:?}");
         assert!(header(&headers, "sysadmd-age-ms").is_none(), "{headers:?}");
     }
-    assert_eq!(host.lists(), before + 4);
+    assert_eq!(list_runs(&host), before + 4);
     let _ = stop.send(());
 }
 
@@ -275,19 +202,19 @@ async fn with_no_read_ttl_every_read_runs_iocage_and_has_no_age() {
 async fn past_the_ttl_a_stale_answer_is_given_at_once_while_one_refresh_runs() {
     // Longer than the refresh is held, so that its answer is fresh when seen.
     const TTL: Duration = Duration::from_secs(2);
-    let host = Host::new("legacy", true);
+    let host = host("legacy", true);
     let state = tempfile::tempdir().unwrap();
     let (addr, stop) = serve(&host, state.path(), TTL, Duration::from_secs(60)).await;
     let mut socket = logged_in(addr).await;
     let first = listjails(&mut socket).await;
     assert!(tags(&first).is_empty(), "{first}");
-    host.create_by_hand("outside");
+    create_by_hand(&host, "outside");
     tokio::time::sleep(TTL + Duration::from_millis(200)).await;
 
     // Every `list` now hangs after its first line: the stale reads answer
     // anyway, and only one refresh runs (and waits).
-    host.close_gate();
-    let lists = host.lists();
+    close_gate(&host);
+    let lists = list_runs(&host);
     for _ in 0..3 {
         let stale = listjails(&mut socket).await;
         assert!(tags(&stale).is_empty(), "the old answer: {stale}");
@@ -301,15 +228,15 @@ async fn past_the_ttl_a_stale_answer_is_given_at_once_while_one_refresh_runs() {
     assert!(header(&headers, "sysadmd-age-ms").is_some(), "{headers:?}");
     // The refresh's run is logged when it starts.
     for _ in 0..500 {
-        if host.lists() > lists {
+        if list_runs(&host) > lists {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(host.lists(), lists + 1, "exactly one refresh");
+    assert_eq!(list_runs(&host), lists + 1, "exactly one refresh");
 
     // Once it finishes, its answer replaces the old one, with no new run.
-    host.open_gate();
+    open_gate(&host);
     let mut refreshed = None;
     for _ in 0..500 {
         let reply = listjails(&mut socket).await;
@@ -321,6 +248,6 @@ async fn past_the_ttl_a_stale_answer_is_given_at_once_while_one_refresh_runs() {
     }
     let refreshed = refreshed.expect("the refreshed answer within 10 s");
     assert!(refreshed["age_ms"].is_u64(), "{refreshed}");
-    assert_eq!(host.lists(), lists + 1, "no run beyond the refresh");
+    assert_eq!(list_runs(&host), lists + 1, "no run beyond the refresh");
     let _ = stop.send(());
 }

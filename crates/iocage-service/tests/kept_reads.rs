@@ -63,6 +63,11 @@ async fn by_hand(backend: &Recorder, tag: &str) {
     backend.create(&props, false).await.unwrap();
 }
 
+/// The backend was asked for `count` listings so far.
+fn assert_listings(backend: &Recorder, count: usize) {
+    assert_eq!(backend.count("list_jails"), count, "{:?}", backend.calls());
+}
+
 /// Waits (bounded) until `backend` has been asked for `count` listings.
 async fn listings_reach(backend: &Recorder, count: usize) {
     for _ in 0..1000 {
@@ -85,7 +90,7 @@ async fn within_the_ttl_a_read_is_answered_from_the_kept_answer_with_its_age() {
     let first = listjails(&service).await.unwrap();
     assert_eq!(first.age, None, "read for this request: no age");
     let second = listjails(&service).await.unwrap();
-    assert_eq!(backend.count("list_jails"), 1, "{:?}", backend.calls());
+    assert_listings(&backend, 1);
     assert!(second.age.is_some(), "a kept answer says how old it is");
     assert_eq!(second.args.get(), first.args.get());
     // The other shape is kept apart (its own first read asks).
@@ -101,7 +106,7 @@ async fn within_the_ttl_a_read_is_answered_from_the_kept_answer_with_its_age() {
         .unwrap();
     assert_eq!(with.age, None);
     assert!(with.args.get().contains("\"messages\""), "{}", with.args);
-    assert_eq!(backend.count("list_jails"), 2, "{:?}", backend.calls());
+    assert_listings(&backend, 2);
 }
 
 #[tokio::test]
@@ -115,12 +120,7 @@ async fn a_change_the_service_finished_is_seen_by_the_next_read() {
     let after = listjails(&service).await.unwrap();
     assert_eq!(after.age, None, "asked afresh after the change");
     assert_eq!(tags(&after), ["one", "two"]);
-    assert_eq!(
-        backend.count("list_jails"),
-        before + 1,
-        "{:?}",
-        backend.calls()
-    );
+    assert_listings(&backend, before + 1);
 }
 
 #[tokio::test]
@@ -151,12 +151,7 @@ async fn a_read_that_started_before_a_change_finished_is_not_served_after_it() {
         assert_eq!(tags(&again), ["late"], "{again:?}");
         assert!(again.age.is_some());
     }
-    assert_eq!(
-        backend.count("list_jails"),
-        before + 1,
-        "{:?}",
-        backend.calls()
-    );
+    assert_listings(&backend, before + 1);
 }
 
 #[tokio::test]
@@ -171,7 +166,7 @@ async fn past_the_ttl_a_read_asks_again_and_sees_changes_made_by_hand() {
     let after = listjails(&service).await.unwrap();
     assert_eq!(after.age, None);
     assert_eq!(tags(&after), ["outside"]);
-    assert_eq!(backend.count("list_jails"), 2, "{:?}", backend.calls());
+    assert_listings(&backend, 2);
 }
 
 #[tokio::test]
@@ -214,7 +209,7 @@ async fn a_stale_answer_is_given_at_once_while_exactly_one_refresh_runs() {
     let refreshed = refreshed.expect("the refreshed answer within 10 s");
     assert_eq!(tags(&refreshed), ["outside"]);
     assert!(refreshed.age.unwrap() < ttl, "{refreshed:?}");
-    assert_eq!(backend.count("list_jails"), 2, "{:?}", backend.calls());
+    assert_listings(&backend, 2);
 }
 
 #[tokio::test]
@@ -248,7 +243,7 @@ async fn with_no_ttl_every_read_asks_the_backend() {
         let reply = listjails(&service).await.unwrap();
         assert_eq!(reply.age, None);
     }
-    assert_eq!(backend.count("list_jails"), 3, "{:?}", backend.calls());
+    assert_listings(&backend, 3);
 }
 
 #[tokio::test]
@@ -264,7 +259,7 @@ async fn a_backend_with_a_generation_ignores_the_read_ttl() {
         let reply = listjails(&service).await.unwrap();
         assert_eq!(reply.age, None, "the generation cache is exact: no age");
     }
-    assert_eq!(backend.count("list_jails"), 1, "{:?}", backend.calls());
+    assert_listings(&backend, 1);
     // Made behind the service's back: the generation changes, and the next
     // read sees it at once.
     by_hand(&backend, "outside").await;
