@@ -13,7 +13,10 @@
 //! destroy) also take that jail's lock, keyed by UUID so that a tag and its
 //! UUID serialise together; creating or cloning with a tag takes a lock named
 //! by that tag. Identical reads in flight share one backend call, if the
-//! one in flight started after the last change finished.
+//! one in flight started after the last change finished. On a backend
+//! without a generation, a read may also be answered from a recent answer
+//! read under the same finished changes ([`ServiceOptions::read_ttl`],
+//! [`crate::kept`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
