@@ -14,7 +14,13 @@ use support::{Fake, created, fails, ok};
 /// A service over `fake` whose listings are trusted for `ttl`.
 fn service(fake: &Fake, flavour: Flavour, ttl: Duration) -> IocageService {
     let backend = CliBackend::new(fake.runner(), Some(flavour));
-    IocageService::with_options(Arc::new(backend), ServiceOptions { inventory_ttl: ttl })
+    IocageService::with_options(
+        Arc::new(backend),
+        ServiceOptions {
+            inventory_ttl: ttl,
+            ..ServiceOptions::default()
+        },
+    )
 }
 
 /// The argv lines the fake logged from `from` on, as `iocage` words.

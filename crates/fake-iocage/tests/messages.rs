@@ -15,28 +15,13 @@ use serde_json::{Value, json};
 use support::FAKE;
 use support::sysadmd::{Socket, config, iocage, logged_in, options};
 use sysadmd::BackendChoice;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CREATING: &str = "Creating tank/iocage/templates";
 
 /// `PUT /sysadm/iocage` with Basic credentials; the status and the body's
 /// `args`.
 async fn rest(addr: SocketAddr, body: &Value) -> (u16, Value) {
-    let body = body.to_string();
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "PUT /sysadm/iocage HTTP/1.1\r\nHost: localhost\r\n\
-         Authorization: Basic YWRtaW46dGhyb3VnaCBzeXNhZG1k\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let response = String::from_utf8(response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let body: Value = serde_json::from_str(body).expect("a JSON body");
+    let (status, _, body) = support::sysadmd::rest(addr, body).await;
     (status, body["args"].clone())
 }
 

@@ -7,82 +7,21 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::FAKE;
-use support::sysadmd::{Socket, call, config, iocage, logged_in, options};
-use sysadmd::BackendChoice;
+use support::sysadmd::{LoggedHost as Host, Socket, call, iocage, logged_in};
 
 /// The freshness window of these tests.
 const WINDOW: Duration = Duration::from_millis(400);
 
-struct Host {
-    _dir: tempfile::TempDir,
-    program: PathBuf,
-    log: PathBuf,
-    flavour: &'static str,
-}
-
-impl Host {
-    /// A fake host of `flavour` behind a program named `iocage` that logs
-    /// every run.
-    fn new(flavour: &'static str) -> Host {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let program = dir.path().join("iocage");
-        let log = dir.path().join("argv.log");
-        let script = format!(
-            "#!/bin/sh\nFAKE_IOCAGE_STATE='{}' FAKE_IOCAGE_LOG='{}' FAKE_IOCAGE_FLAVOUR={flavour} exec '{FAKE}' \"$@\"\n",
-            dir.path().join("state.json").display(),
-            log.display()
-        );
-        std::fs::write(&program, script).unwrap();
-        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Host {
-            _dir: dir,
-            program,
-            log,
-            flavour,
-        }
-    }
-
-    fn runs(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// iocage run by hand, behind sysadmd's back.
-    fn by_hand(&self, legacy: &[&str], python: &[&str]) {
-        let args = if self.flavour == "python" {
-            python
-        } else {
-            legacy
-        };
-        let status = std::process::Command::new(&self.program)
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "{args:?}");
-    }
-}
-
 /// sysadmd over `host`, with the freshness window [`WINDOW`].
 async fn serve(host: &Host, state: &Path) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let mut config = config(state, BackendChoice::Cli, &host.program);
-    config.limits.iocage_inventory_ttl_ms = WINDOW.as_millis() as u64;
-    let started = sysadmd::start(&config, options()).await.expect("starts");
-    let addr = started.server.local_addrs()[0];
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(started.server.run(async {
-        let _ = stopped.await;
-    }));
-    (addr, stop)
+    support::sysadmd::serve(host, state, |config| {
+        config.limits.iocage_inventory_ttl_ms = WINDOW.as_millis() as u64;
+    })
+    .await
 }
 
 /// The command words of the runs one request cost, and its reply.

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::value::RawValue;
 
 /// The most reply bytes kept; past it the cache starts again empty.
-const MAX_BYTES: usize = 4 << 20;
+pub(crate) const MAX_BYTES: usize = 4 << 20;
 
 /// Replies of one generation, keyed by the request's canonical `args`.
 #[derive(Debug, Default)]

@@ -3,7 +3,12 @@
 //! [`IocageService`] validates a decoded request (every string argument,
 //! before any backend call), serialises conflicting work, coalesces identical
 //! reads, and calls an async [`Backend`]. [`IocageService::handle_json`]
-//! answers repeated reads of an unchanged host from their serialized reply. [`SimBackend`] is a simulated host
+//! answers repeated reads of an unchanged host from their serialized reply;
+//! on a backend that cannot tell when it changes (the real iocage), it may
+//! answer from a recent one ([`ServiceOptions::read_ttl`],
+//! [`ServiceOptions::read_stale`]: never one read before a change the service
+//! finished), and [`IocageService::handle_json_with_age`] says how old that
+//! answer is ([`JsonReply::age`]). [`SimBackend`] is a simulated host
 //! that persists its state in a file (the default when iocage is absent); the
 //! real backend runs iocage through `iocage-cli`.
 //!
@@ -23,6 +28,7 @@ mod backend;
 mod cache;
 mod cli;
 mod inventory;
+mod kept;
 mod listing;
 mod messages;
 mod model;
@@ -41,6 +47,6 @@ pub use model::{
     Releases, StateChange,
 };
 pub use preview::{BackendDescription, BackendKind, Doomed};
-pub use service::{Caller, IocageService, ServiceError, ServiceOptions};
+pub use service::{Caller, IocageService, JsonReply, ServiceError, ServiceOptions};
 pub use sim::{FORMAT_VERSION, SimBackend, SimError};
 pub use validate::{MAX_COMMAND, MAX_NAME, MAX_VALUE};

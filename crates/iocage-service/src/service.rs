@@ -13,14 +13,17 @@
 //! destroy) also take that jail's lock, keyed by UUID so that a tag and its
 //! UUID serialise together; creating or cloning with a tag takes a lock named
 //! by that tag. Identical reads in flight share one backend call, if the
-//! one in flight started after the last change finished.
+//! one in flight started after the last change finished. On a backend
+//! without a generation, a read may also be answered from a recent answer
+//! read under the same finished changes ([`ServiceOptions::read_ttl`],
+//! [`crate::kept`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
@@ -36,6 +39,7 @@ use tokio::sync::{OwnedMutexGuard, RwLock, RwLockWriteGuard};
 use crate::backend::{Backend, BackendError, BackendResult};
 use crate::cache::ReplyCache;
 use crate::inventory::{Freshness, Inventory, Listing, Part};
+use crate::kept::{KeptReads, Lookup};
 use crate::listing;
 use crate::messages::{self, Message};
 use crate::model::{CleanTarget, JailInfo, JailState, StateChange};
@@ -129,8 +133,22 @@ impl Computed {
 /// throughout, if any. Shared behind an `Arc`: a shared future hands each
 /// waiter a clone of its output, and cloning a large reply (a `listjails`
 /// of many jails) for every read cost more than the read.
-/// And the messages iocage printed while it ran, for each waiter to show or not.
-type Answer = Arc<(Result<Computed, ServiceError>, Option<u64>, Vec<Message>)>;
+/// And the messages iocage printed while it ran, for each waiter to show or not,
+/// and for a read, when its backend read started ([`ReadStart`]).
+type Answer = Arc<(
+    Result<Computed, ServiceError>,
+    Option<u64>,
+    Vec<Message>,
+    Option<ReadStart>,
+)>;
+
+/// When a read's backend call started, and how many changes had finished
+/// then: what decides how long its answer may be kept ([`crate::kept`]).
+#[derive(Debug, Clone, Copy)]
+struct ReadStart {
+    at: Instant,
+    changes_done: u64,
+}
 type SharedReply = Shared<BoxFuture<'static, Answer>>;
 
 /// How often an untagged create or clone looks for a free default tag
@@ -166,6 +184,9 @@ struct Inner {
     changes_done: AtomicU64,
     /// Serialized replies of the backend's current generation.
     cache: ReplyCache,
+    /// Serialized answers of a backend without a generation, kept for
+    /// [`ServiceOptions::read_ttl`] and [`ServiceOptions::read_stale`].
+    kept: KeptReads,
     /// The jails known, for resolving names.
     inventory: Inventory,
 }
@@ -180,6 +201,38 @@ pub struct ServiceOptions {
     /// `[limits] iocage_inventory_ttl_ms`, 2000: an `[iocage]` table cannot
     /// exist, the top-level `iocage` key is the program path).
     pub inventory_ttl: std::time::Duration,
+    /// How long the answer of a read is kept to answer identical reads
+    /// with no backend call, for a backend without a generation (the real
+    /// iocage; the simulated host's generation cache is exact, and these
+    /// options do nothing there). A kept answer never answers once a change
+    /// by the service has finished after its read started, so what the
+    /// service changed is always seen; changes made behind its back are seen
+    /// up to this late. Zero (the default): every read asks the backend
+    /// (identical concurrent reads still share one call). sysadmd's
+    /// `[limits] iocage_read_ttl_ms`.
+    pub read_ttl: Duration,
+    /// Stale-while-revalidate: how much longer than [`read_ttl`] a kept
+    /// answer is still given at once, while one background read (per
+    /// request, joining identical reads in flight) replaces it. A failed
+    /// background read is logged and renews nothing. Zero (the default):
+    /// off. sysadmd's `[limits] iocage_read_stale_ms`.
+    ///
+    /// [`read_ttl`]: ServiceOptions::read_ttl
+    pub read_stale: Duration,
+}
+
+/// A read's answer serialized as the JSON of its `args`
+/// ([`IocageService::handle_json_with_age`]), with its age when it is an
+/// answer kept from an earlier backend read.
+#[derive(Debug, Clone)]
+pub struct JsonReply {
+    /// The JSON of the response's `args`.
+    pub args: Arc<RawValue>,
+    /// How long ago the backend read this answer comes from started, when
+    /// it was kept ([`ServiceOptions::read_ttl`], stale ones included);
+    /// `None` when it was read for this request (or shared a read in flight),
+    /// and for every answer of a backend with a generation, which is exact.
+    pub age: Option<Duration>,
 }
 
 impl IocageService {
@@ -200,6 +253,7 @@ impl IocageService {
                 reads_started: AtomicU64::new(0),
                 changes_done: AtomicU64::new(0),
                 cache: ReplyCache::default(),
+                kept: KeptReads::new(options.read_ttl, options.read_stale),
                 inventory: Inventory::new(options.inventory_ttl),
             }),
         }
@@ -219,7 +273,7 @@ impl IocageService {
     pub async fn handle(&self, request: IocageRequest, caller: &Caller) -> Reply {
         let answer = self.answer(request, caller).await;
         // The last waiter of a shared read takes the listing; others copy it.
-        let (result, _, _) = Arc::try_unwrap(answer).unwrap_or_else(|shared| (*shared).clone());
+        let (result, _, _, _) = Arc::try_unwrap(answer).unwrap_or_else(|shared| (*shared).clone());
         result.map(Computed::into_response)
     }
 
@@ -233,7 +287,7 @@ impl IocageService {
         caller: &Caller,
     ) -> (Reply, Vec<Message>) {
         let answer = self.answer(request, caller).await;
-        let (result, _, messages) =
+        let (result, _, messages, _) =
             Arc::try_unwrap(answer).unwrap_or_else(|shared| (*shared).clone());
         (result.map(Computed::into_response), messages)
     }
@@ -244,13 +298,16 @@ impl IocageService {
     /// While the backend reports the same [`Backend::generation`], a read
     /// that was answered before is answered again from its serialized reply,
     /// with no backend call. Backends without a generation (the real iocage)
-    /// are asked every time.
+    /// are asked every time, unless [`ServiceOptions::read_ttl`] or
+    /// [`ServiceOptions::read_stale`] lets a recent answer be given again
+    /// (see [`handle_json_with_age`](IocageService::handle_json_with_age),
+    /// which says how old it is).
     pub async fn handle_json(
         &self,
         request: IocageRequest,
         caller: &Caller,
     ) -> Result<Arc<RawValue>, ServiceError> {
-        self.json(request, caller, false).await
+        Ok(self.json(request, caller, false).await?.args)
     }
 
     /// [`handle_json`](IocageService::handle_json), with `"messages": [...]`
@@ -264,7 +321,21 @@ impl IocageService {
         request: IocageRequest,
         caller: &Caller,
     ) -> Result<Arc<RawValue>, ServiceError> {
-        self.json(request, caller, true).await
+        Ok(self.json(request, caller, true).await?.args)
+    }
+
+    /// [`handle_json`](IocageService::handle_json) (with `"messages"` when
+    /// `with_messages`, as
+    /// [`handle_json_with_messages`](IocageService::handle_json_with_messages)),
+    /// with the answer's age when it was kept from an earlier backend read
+    /// ([`ServiceOptions::read_ttl`], [`ServiceOptions::read_stale`]).
+    pub async fn handle_json_with_age(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+        with_messages: bool,
+    ) -> Result<JsonReply, ServiceError> {
+        self.json(request, caller, with_messages).await
     }
 
     async fn json(
@@ -272,49 +343,139 @@ impl IocageService {
         request: IocageRequest,
         caller: &Caller,
         with_messages: bool,
-    ) -> Result<Arc<RawValue>, ServiceError> {
-        let shaped = |computed: &Computed, printed: &[Message]| {
-            let reply = computed.to_json();
-            if with_messages {
-                messages::with_messages(&reply, printed)
-            } else {
-                reply
-            }
-        };
+    ) -> Result<JsonReply, ServiceError> {
+        let read = |args| JsonReply { args, age: None };
         let generation = if request.changes_host() {
             None
         } else {
             self.inner.backend.generation()
         };
         let Some(generation) = generation else {
+            if !request.changes_host() && self.inner.kept.enabled() {
+                return self.kept_read(request, caller, with_messages).await;
+            }
             // Serialized from the shared result itself: waiters of one
             // coalesced read each write their reply, and none copies it first.
             let answer = self.answer(request, caller).await;
-            let (result, _, printed) = &*answer;
+            let (result, _, printed, _) = &*answer;
             return result
                 .as_ref()
-                .map(|computed| shaped(computed, printed))
+                .map(|computed| read(shaped(computed, printed, with_messages)))
                 .map_err(Clone::clone);
         };
-        // Only valid requests are ever kept, so a hit needs no validation.
-        let mut key = request.to_args().to_string();
-        if with_messages {
-            key.push_str(" messages");
-        }
+        let key = reply_key(&request, with_messages);
         if let Some(reply) = self.inner.cache.get(generation, &key) {
             tracing::debug!(user = %caller.user, peer = ?caller.peer, action = %request.action(), "iocage request answered from the reply cache");
-            return Ok(reply);
+            return Ok(read(reply));
         }
         let answer = self.answer(request, caller).await;
-        let (result, read_in, printed) = &*answer;
-        let reply = shaped(result.as_ref().map_err(Clone::clone)?, printed);
+        let (result, read_in, printed, _) = &*answer;
+        let reply = shaped(
+            result.as_ref().map_err(Clone::clone)?,
+            printed,
+            with_messages,
+        );
         let read_in = *read_in;
         // Kept under the generation the read itself saw from start to end,
         // which may be newer than the one looked up above.
         if let Some(read_in) = read_in {
             self.inner.cache.put(read_in, key, reply.clone());
         }
-        Ok(reply)
+        Ok(read(reply))
+    }
+
+    /// A read of a backend without a generation, answered from a kept
+    /// answer while it may ([`crate::kept`]): fresh within the read TTL;
+    /// stale after it, within the stale window, while one background read
+    /// replaces it. Otherwise read (or joined in flight), and kept.
+    async fn kept_read(
+        &self,
+        request: IocageRequest,
+        caller: &Caller,
+        with_messages: bool,
+    ) -> Result<JsonReply, ServiceError> {
+        // Only valid requests are ever kept, so a hit needs no validation.
+        let key = reply_key(&request, with_messages);
+        let changes_done = self.inner.changes_done.load(Ordering::SeqCst);
+        let action = request.action();
+        match self.inner.kept.lookup(&key, changes_done) {
+            Lookup::Fresh(args, age) => {
+                tracing::debug!(user = %caller.user, peer = ?caller.peer, %action, age_ms = age.as_millis() as u64, "iocage read answered from a kept answer");
+                return Ok(JsonReply {
+                    args,
+                    age: Some(age),
+                });
+            }
+            Lookup::Stale {
+                reply,
+                age,
+                started,
+                refresh,
+            } => {
+                tracing::debug!(user = %caller.user, peer = ?caller.peer, %action, age_ms = age.as_millis() as u64, refresh, "iocage read answered from a stale kept answer");
+                if refresh {
+                    self.refresh(request, caller.clone(), key, with_messages, started);
+                }
+                return Ok(JsonReply {
+                    args: reply,
+                    age: Some(age),
+                });
+            }
+            Lookup::Miss => {}
+        }
+        let answer = self.answer(request, caller).await;
+        let (result, _, printed, read) = &*answer;
+        let reply = shaped(
+            result.as_ref().map_err(Clone::clone)?,
+            printed,
+            with_messages,
+        );
+        self.keep(key, &reply, *read);
+        Ok(JsonReply {
+            args: reply,
+            age: None,
+        })
+    }
+
+    /// Keeps a read's answer, if the read started under the changes
+    /// finished now.
+    fn keep(&self, key: String, reply: &Arc<RawValue>, read: Option<ReadStart>) {
+        if let Some(read) = read {
+            let now_done = self.inner.changes_done.load(Ordering::SeqCst);
+            self.inner
+                .kept
+                .put(key, reply.clone(), read.at, read.changes_done, now_done);
+        }
+    }
+
+    /// The background read that replaces the stale answer of `key` (read at
+    /// `stale`): through the in-flight table, so it joins an identical read
+    /// running, with the backend's own time limit (the iocage timeout). A
+    /// failure is logged and renews nothing.
+    fn refresh(
+        &self,
+        request: IocageRequest,
+        caller: Caller,
+        key: String,
+        with_messages: bool,
+        stale: Instant,
+    ) {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let action = request.action();
+            let answer = service.answer(request, &caller).await;
+            let (result, _, printed, read) = &*answer;
+            match result {
+                Ok(computed) => {
+                    let reply = shaped(computed, printed, with_messages);
+                    service.keep(key, &reply, *read);
+                }
+                Err(error) => {
+                    tracing::warn!(%action, %error, "the background read that was to renew a stale answer failed; it is not renewed");
+                    service.inner.kept.refresh_failed(&key, stale);
+                }
+            }
+        });
     }
 
     /// What a destructive request (`destroyjail`, the `clean` actions) would
@@ -362,13 +523,13 @@ impl IocageService {
         let action = request.action();
         if let Err(error) = validate_request(&request) {
             tracing::debug!(user = %caller.user, %action, %error, "iocage request refused");
-            return Arc::new((Err(error), None, Vec::new()));
+            return Arc::new((Err(error), None, Vec::new(), None));
         }
         tracing::debug!(user = %caller.user, peer = ?caller.peer, %action, "iocage request");
         let answer = if request.changes_host() {
             let _done = ChangeDone(&self.inner.changes_done);
             let (changed, printed) = messages::collect(self.inner.clone().change(request)).await;
-            Arc::new((changed.map(Computed::Response), None, printed))
+            Arc::new((changed.map(Computed::Response), None, printed, None))
         } else {
             self.shared_read(request).await
         };
@@ -406,11 +567,15 @@ impl IocageService {
                 let task_key = key.clone();
                 let shared = async move {
                     let work = async {
+                        let start = ReadStart {
+                            at: Instant::now(),
+                            changes_done,
+                        };
                         let before = inner.backend.generation();
                         let (result, printed) =
                             messages::collect(inner.clone().read(request)).await;
                         let read_in = before.filter(|_| inner.backend.generation() == before);
-                        (result, read_in, printed)
+                        (result, read_in, printed, Some(start))
                     };
                     // A read that panics is a 500 for its waiters, never a
                     // poisoned entry that identical reads would keep joining.
@@ -423,7 +588,7 @@ impl IocageService {
                                 ErrorCode::Internal,
                                 "the request failed unexpectedly",
                             );
-                            (Err(error), None, Vec::new())
+                            (Err(error), None, Vec::new(), None)
                         });
                     // Out of the table before anyone sees the answer: a read
                     // asked after this one is answered never joins it.
@@ -469,6 +634,26 @@ impl Drop for ChangeDone<'_> {
     fn drop(&mut self) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// A computed answer as the JSON of its `args`, with `"messages"` when asked.
+fn shaped(computed: &Computed, printed: &[Message], with_messages: bool) -> Arc<RawValue> {
+    let reply = computed.to_json();
+    if with_messages {
+        messages::with_messages(&reply, printed)
+    } else {
+        reply
+    }
+}
+
+/// What the reply cache and the kept answers key a read by: its canonical
+/// `args`, and its shape.
+fn reply_key(request: &IocageRequest, with_messages: bool) -> String {
+    let mut key = request.to_args().to_string();
+    if with_messages {
+        key.push_str(" messages");
+    }
+    key
 }
 
 fn serialize(response: &IocageResponse) -> Arc<RawValue> {

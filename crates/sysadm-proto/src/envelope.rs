@@ -241,11 +241,17 @@ fn take_string(
     }
 }
 
-/// A successful WebSocket reply: `{"args": ..., "id": ..., "name": "response", "namespace": ...}`.
+/// A successful WebSocket reply: `{"args": ..., "id": ..., "name": "response", "namespace": ...}`,
+/// with `"age_ms"` when the result is a kept answer of an earlier iocage read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response<A = Value> {
     /// The result.
     pub args: A,
+    /// For a read answered from a kept answer (sysadmd's `[limits]
+    /// iocage_read_ttl_ms`), the milliseconds since the iocage read it comes
+    /// from started; absent when the result was read for this request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_ms: Option<u64>,
     /// The request's id.
     pub id: RequestId,
     /// Always [`RESPONSE_NAME`].
@@ -259,10 +265,17 @@ impl<A> Response<A> {
     pub fn new(namespace: impl Into<String>, id: RequestId, args: A) -> Self {
         Response {
             args,
+            age_ms: None,
             id,
             name: RESPONSE_NAME.to_owned(),
             namespace: namespace.into(),
         }
+    }
+
+    /// This reply, saying that its result is a kept answer this old.
+    pub fn with_age_ms(mut self, age_ms: Option<u64>) -> Self {
+        self.age_ms = age_ms;
+        self
     }
 }
 

@@ -290,7 +290,7 @@ impl App {
         name: &str,
         args: Value,
         authorization: Option<&str>,
-    ) -> Result<Reply, ApiError> {
+    ) -> Result<Answered, ApiError> {
         let started = Instant::now();
         // Class names are case-insensitive, as the reference server lower-cased them.
         let (namespace, name) = (&*lower(namespace), &*lower(name));
@@ -336,26 +336,26 @@ impl App {
         name: &str,
         args: Value,
         authorization: Option<&str>,
-    ) -> Result<Reply, ApiError> {
+    ) -> Result<Answered, ApiError> {
         let ip = peer.addr.ip();
         self.auth.check_not_blocked(ip)?;
         if namespace == RPC_NAMESPACE {
             let request = RpcRequest::decode(name, &args)
                 .ok_or_else(|| ApiError::not_found(namespace, name))??;
             if request.is_public() {
-                return self.public_rpc(peer, request).await;
+                return self.public_rpc(peer, request).await.map(Answered::from);
             }
             let principal = self.authenticate(peer, authorization).await?;
             if request == RpcRequest::Capabilities {
-                return Ok(self.capabilities().await);
+                return Ok(self.capabilities().await.into());
             }
-            return self.rpc(peer, &principal, request);
+            return self.rpc(peer, &principal, request).map(Answered::from);
         }
         if namespace == sysadm_proto::EVENTS_NAMESPACE {
             let request = EventsRequest::decode(name, &args)
                 .ok_or_else(|| ApiError::not_found(namespace, name))??;
             self.authenticate(peer, authorization).await?;
-            return self.events_request(peer, request);
+            return self.events_request(peer, request).map(Answered::from);
         }
         if namespace == IOCAGE_NAMESPACE && name == IOCAGE_NAME {
             let principal = self.authenticate(peer, authorization).await?;
@@ -564,7 +564,7 @@ impl App {
         principal: &Principal,
         request: IocageRequest,
         options: sysadm_proto::CallOptions,
-    ) -> Result<Reply, ApiError> {
+    ) -> Result<Answered, ApiError> {
         // The one place roles are enforced.
         if request.changes_host() && principal.role != Role::Admin {
             return Err(ApiError::new(
@@ -580,26 +580,30 @@ impl App {
             crate::keys_api::check_scope(&self.service, scope, &request).await?;
         }
         if let Some(preview) = self.destruction_gate(principal, &request, &options).await? {
-            return Ok(preview);
+            return Ok(preview.into());
         }
         let caller = Caller {
             user: principal.user.clone(),
             peer: Some(peer.addr),
         };
         if !request.changes_host() {
-            // Reads of an unchanged simulated host come back already serialized.
-            return Ok(if options.messages {
-                self.service
-                    .handle_json_with_messages(request, &caller)
-                    .await?
-            } else {
-                self.service.handle_json(request, &caller).await?
+            // Reads of an unchanged simulated host come back already
+            // serialized; on a real host, a kept answer with its age.
+            let read = self
+                .service
+                .handle_json_with_age(request, &caller, options.messages)
+                .await?;
+            return Ok(Answered {
+                args: read.args,
+                age: read.age,
             });
         }
+        // A replayed idempotent reply or a job's result is never a kept read: no age.
         if let Some(key) = &options.idempotency_key {
             return self
                 .idempotent_change(principal, caller, request, key)
-                .await;
+                .await
+                .map(Answered::from);
         }
         // A job runs in its own task: a client that goes away must not
         // abandon a change halfway.
@@ -626,7 +630,25 @@ impl App {
             iocage_service::with_messages(&reply, &printed)
         } else {
             reply
-        })
+        }
+        .into())
+    }
+}
+
+/// A result on its way to its transport: the `args`, and for a read answered
+/// from a kept answer (`[limits] iocage_read_ttl_ms`), how old that answer
+/// is, which REST sends as the `Age` and `Sysadmd-Age-Ms` headers and
+/// WebSocket as `"age_ms"` in the envelope, beside `args`.
+#[derive(Debug, Clone)]
+pub(crate) struct Answered {
+    pub(crate) args: Reply,
+    /// `None` for everything read or computed for this request.
+    pub(crate) age: Option<std::time::Duration>,
+}
+
+impl From<Reply> for Answered {
+    fn from(args: Reply) -> Self {
+        Answered { args, age: None }
     }
 }
 

@@ -354,6 +354,16 @@ pub struct Limits {
     /// against changes made outside sysadmd (cli backend), in milliseconds;
     /// sysadmd's own changes are seen at once. 0: every change lists.
     pub iocage_inventory_ttl_ms: u64,
+    /// How long the answer of a read is kept to answer identical reads with
+    /// no iocage run (cli backend), in milliseconds; any change sysadmd
+    /// finishes ends it at once, changes made outside sysadmd are seen up to
+    /// this late. 0: every read runs iocage (identical concurrent reads still
+    /// share one run).
+    pub iocage_read_ttl_ms: u64,
+    /// Stale-while-revalidate (cli backend), in milliseconds: for this long
+    /// after `iocage_read_ttl_ms` a kept answer is still given at once while
+    /// one background read replaces it. 0: off.
+    pub iocage_read_stale_ms: u64,
     /// Time limit of the remote part of `listreleases` (Python `iocage list
     /// -R`, which goes to the network), in milliseconds; past it the local
     /// list is answered alone.
@@ -378,6 +388,8 @@ impl Default for Limits {
             event_queue: 256,
             iocage_timeout_secs: 600,
             iocage_inventory_ttl_ms: 2000,
+            iocage_read_ttl_ms: 0,
+            iocage_read_stale_ms: 0,
             iocage_remote_timeout_ms: 10_000,
         }
     }

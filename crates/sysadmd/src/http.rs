@@ -15,7 +15,7 @@ use serde_json::Value;
 use sysadm_proto::{ErrorCode, RestBody, RestRequest};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use crate::app::{ApiError, App, Peer, Reply, Transport};
+use crate::app::{Answered, ApiError, App, Peer, Transport};
 use crate::server::ConnectionSlot;
 
 pub(crate) type Body = Full<Bytes>;
@@ -85,7 +85,18 @@ pub(crate) async fn handle(
         return Ok(response);
     }
     let mut response = match rest(&app, addr, slot, request).await {
-        Ok(args) => json_response(StatusCode::OK, &RestBody { args: &*args }),
+        Ok(answered) => {
+            let mut response = json_response(
+                StatusCode::OK,
+                &RestBody {
+                    args: &*answered.args,
+                },
+            );
+            if let Some(age) = answered.age {
+                add_age_headers(&mut response, age);
+            }
+            response
+        }
         Err(error) => error_response(&error),
     };
     if let Some(origin) = origin {
@@ -130,9 +141,21 @@ fn add_cors_headers(response: &mut Response<Body>, origin: HeaderValue, prefligh
     } else {
         headers.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("WWW-Authenticate"),
+            HeaderValue::from_static("WWW-Authenticate, Age, Sysadmd-Age-Ms"),
         );
     }
+}
+
+/// The age of a kept answer (`[limits] iocage_read_ttl_ms`): `Age` in whole
+/// seconds (RFC 9111 section 5.1) and `Sysadmd-Age-Ms` in milliseconds, since
+/// the iocage read it comes from started.
+fn add_age_headers(response: &mut Response<Body>, age: Duration) {
+    let headers = response.headers_mut();
+    headers.insert(header::AGE, HeaderValue::from(age.as_secs()));
+    headers.insert(
+        "sysadmd-age-ms",
+        HeaderValue::from(u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
+    );
 }
 
 async fn rest(
@@ -140,7 +163,7 @@ async fn rest(
     addr: SocketAddr,
     slot: ConnectionSlot,
     request: Request<Incoming>,
-) -> Result<Reply, ApiError> {
+) -> Result<Answered, ApiError> {
     let method = request.method().clone();
     // HEAD answers as GET does; hyper sends no body for it.
     if !matches!(

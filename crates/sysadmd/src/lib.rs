@@ -324,6 +324,8 @@ async fn backend(
         );
         let options = ServiceOptions {
             inventory_ttl: std::time::Duration::from_millis(config.limits.iocage_inventory_ttl_ms),
+            read_ttl: std::time::Duration::from_millis(config.limits.iocage_read_ttl_ms),
+            read_stale: std::time::Duration::from_millis(config.limits.iocage_read_stale_ms),
         };
         anyhow::Ok((Arc::new(backend) as Arc<dyn Backend>, line, options))
     };

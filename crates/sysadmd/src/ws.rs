@@ -453,8 +453,12 @@ async fn answer(app: &Arc<App>, peer: &Peer, parsed: Result<Value, ApiError>) ->
         .dispatch(peer, &request.namespace, &request.name, request.args, None)
         .await
     {
-        Ok(args) => {
-            let reply = serde_json::to_string(&Response::new(namespace, id, &*args));
+        Ok(answered) => {
+            // A kept answer's age goes beside `args`, never inside it
+            // (`listjails` args are a map of jails).
+            let age_ms = answered.age.map(|age| age.as_millis() as u64);
+            let response = Response::new(namespace, id, &*answered.args).with_age_ms(age_ms);
+            let reply = serde_json::to_string(&response);
             (reply.expect("serializes"), false)
         }
         Err(error) => error_reply(&namespace, id, &error),

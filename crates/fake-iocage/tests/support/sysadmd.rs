@@ -1,12 +1,15 @@
 //! Helpers for tests that run the real `sysadmd` over an iocage program:
-//! its configuration, a logged-in WebSocket, and one request at a time.
+//! its configuration, a fake host whose runs are logged, a logged-in
+//! WebSocket, one request at a time, and a REST request.
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use sysadmd::{BackendChoice, Config, ServeArgs, StartOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 pub const PASSWORD: &str = "through sysadmd";
@@ -120,4 +123,112 @@ pub async fn jail_session(socket: &mut Socket) -> String {
     let listed = iocage(socket, json!({"action": "listjails"})).await;
     assert_eq!(listed["listjails"], json!({}), "{listed}");
     id
+}
+
+/// A fake host of one flavour behind a program named `iocage` that logs
+/// every run (`FAKE_IOCAGE_LOG`).
+pub struct LoggedHost {
+    pub dir: tempfile::TempDir,
+    pub program: PathBuf,
+    pub log: PathBuf,
+    pub flavour: &'static str,
+}
+
+impl LoggedHost {
+    pub fn new(flavour: &'static str) -> LoggedHost {
+        LoggedHost::with_env(flavour, |_| String::new())
+    }
+
+    /// With more `NAME='value' ` assignments for the fake, made from the
+    /// host's directory.
+    pub fn with_env(flavour: &'static str, env: impl FnOnce(&Path) -> String) -> LoggedHost {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("iocage");
+        let log = dir.path().join("argv.log");
+        let script = format!(
+            "#!/bin/sh\n{}FAKE_IOCAGE_STATE='{}' FAKE_IOCAGE_LOG='{}' FAKE_IOCAGE_FLAVOUR={flavour} exec '{}' \"$@\"\n",
+            env(dir.path()),
+            dir.path().join("state.json").display(),
+            log.display(),
+            super::FAKE
+        );
+        std::fs::write(&program, script).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        LoggedHost {
+            dir,
+            program,
+            log,
+            flavour,
+        }
+    }
+
+    /// Every run so far, its argv as one line.
+    pub fn runs(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// iocage run by hand, behind sysadmd's back: `legacy` or `python`
+    /// by the host's flavour.
+    pub fn by_hand(&self, legacy: &[&str], python: &[&str]) {
+        let args = if self.flavour == "python" {
+            python
+        } else {
+            legacy
+        };
+        let status = std::process::Command::new(&self.program)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{args:?}");
+    }
+}
+
+/// sysadmd on the CLI backend over `host`, its configuration changed by
+/// `adjust`: its address, and a sender that stops it.
+pub async fn serve(
+    host: &LoggedHost,
+    state: &Path,
+    adjust: impl FnOnce(&mut Config),
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let mut config = config(state, BackendChoice::Cli, &host.program);
+    adjust(&mut config);
+    let started = sysadmd::start(&config, options()).await.expect("starts");
+    let addr = started.server.local_addrs()[0];
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(started.server.run(async {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+/// `PUT /sysadm/iocage` with the admin's Basic credentials: the status, the
+/// headers (names in lower case) and the JSON body.
+pub async fn rest(addr: SocketAddr, body: &Value) -> (u16, Vec<(String, String)>, Value) {
+    let body = body.to_string();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "PUT /sysadm/iocage HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Basic YWRtaW46dGhyb3VnaCBzeXNhZG1k\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let body = serde_json::from_str(body).expect("a JSON body");
+    (status.parse().unwrap(), headers, body)
 }

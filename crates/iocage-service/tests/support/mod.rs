@@ -74,6 +74,10 @@ pub struct Recorder {
     printed: Mutex<Option<iocage_service::Message>>,
     /// When set, every read panics (a bug in a backend).
     panics_on_reads: Mutex<bool>,
+    /// When set, `list_jails` waits for a permit of it: a listing that hangs.
+    list_gate: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
+    /// When set, `list_jails` fails as an iocage run that failed (502).
+    fails_listings: Mutex<bool>,
 }
 
 /// What kind of operation, for the overlap rules.
@@ -102,6 +106,8 @@ impl Recorder {
             default_tag: Mutex::new(None),
             printed: Mutex::new(None),
             panics_on_reads: Mutex::new(false),
+            list_gate: Mutex::new(None),
+            fails_listings: Mutex::new(false),
         })
     }
 
@@ -123,6 +129,19 @@ impl Recorder {
     /// `tag`, a default that can collide (as legacy iocage's date does).
     pub fn set_default_tag(&self, tag: &str) {
         *self.default_tag.lock().unwrap() = Some(tag.to_owned());
+    }
+
+    /// From now on `list_jails` hangs (counted as called) until the
+    /// returned semaphore gets a permit for it.
+    pub fn hold_listings(&self) -> Arc<tokio::sync::Semaphore> {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        *self.list_gate.lock().unwrap() = Some(gate.clone());
+        gate
+    }
+
+    /// From now on `list_jails` fails (`true`), or no longer does.
+    pub fn fail_listings(&self, fails: bool) {
+        *self.fails_listings.lock().unwrap() = fails;
     }
 
     /// From now on every read panics (`true`), or no longer does.
@@ -224,8 +243,20 @@ impl Recorder {
 #[async_trait]
 impl Backend for Recorder {
     async fn list_jails(&self) -> BackendResult<Vec<JailInfo>> {
-        self.run("list_jails", Kind::Read, None, self.inner.list_jails())
-            .await
+        let gate = self.list_gate.lock().unwrap().clone();
+        let fails = *self.fails_listings.lock().unwrap();
+        let work = async {
+            if let Some(gate) = gate {
+                gate.acquire().await.expect("gate open").forget();
+            }
+            if fails {
+                return Err(iocage_service::BackendError::Failed {
+                    text: "iocage list failed (test)".to_owned(),
+                });
+            }
+            self.inner.list_jails().await
+        };
+        self.run("list_jails", Kind::Read, None, work).await
     }
     async fn df(&self) -> BackendResult<Vec<DfEntry>> {
         self.run("df", Kind::Read, None, self.inner.df()).await
