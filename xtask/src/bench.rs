@@ -190,9 +190,12 @@ const NOTES: &str = "\
   (simulated host, 100 jails, plaintext), so no scenario's memory carries into the next; its peak `VmRSS` is
   sampled every 50 ms. One authenticated REST client on 127.0.0.1 (credentials cached, keep-alive) sends
   `listjails` back to back for 5 s while the attack runs from other 127.x addresses, in a process of its own
-  (`sysadmd-bench attacker`). The rows with a target run the attacker at nice 19: it stands for machines
-  elsewhere on the network, whose CPU time is not the server's, while the server's own work for every attacking
-  connection and frame still competes with the legitimate client. The *comparison* rows run the same attacker
+  (`sysadmd-bench attacker`). The rows with a target run the attacker in Linux's `SCHED_IDLE`: it stands for
+  machines elsewhere on the network, whose CPU time is not the server's, while the server's own work for every
+  attacking connection and frame still competes with the legitimate client. (Until 2026-12-03 it was meant to run
+  at nice 19, but only its main thread did: on Linux the nice value is per thread, and it was set after the
+  runtime's workers had started, so those rows measured an attacker at the daemon's priority. At nice 19 it would
+  still delay the daemon: a thread at nice 19 keeps its core for the rest of its time slice when another wakes.) The *comparison* rows run the same attacker
   at the daemon's priority, so its own CPU use on this 2-core machine shows in the client's latency too. The
   ratio is the client's p99 over its p99 with no attack, in the same run. Connections that have not
   authenticated run on a low-priority runtime of their own (`lanes.rs`); before it, the attackers' tasks queued
@@ -222,6 +225,7 @@ const NOTES: &str = "\
 | each coalesced read deep-copied its reply for its one waiter | - | ~10% fewer allocations per read |
 | tungstenite read buffer 128 KiB per WebSocket | 1,000 idle WS: 158 MiB | 30 MiB |
 | argon2id 19 MiB working memory kept by glibc after the first login | idle 25 MiB | 13 MiB (OWASP-equivalent 7 MiB, t=5) |
+| the first start's two argon2 hashes (the first admin's, and the one unknown users are checked against) each allocated their 7 MiB working memory: glibc mapped the first and unmapped it when freed, but raised its mmap threshold to its size, so the second was carved from the main heap and kept there for the life of the process | idle 15.3 MiB (7.3 MiB heap) | 8.0 MiB: both hashes in one working memory (`hash::hash_password_in`) |
 | a login flood: argon2's 7 MiB working memory allocated for each check, which raised glibc's mmap threshold and fragmented the hash threads' malloc arenas | peak RSS 118-138 MiB | 33 MiB (each hash thread keeps one working memory) |
 | the tasks of unauthenticated connections (a login flood: a new connection from a new address per guess) shared tokio's run queue with an authenticated client's request | login flood p99 29.7-38.5x, ping flood 11.2-14.9x | 8.0-8.8x, 5.5-9.1x (two runs, machine shared with builds, load 2-8): two lanes, `lanes.rs` |
 | every read of an unchanged simulated host listed, shaped and serialized 100 jails again | REST ratio 0.19, WS 0.21 / 0.21 | 0.68-0.71, 0.88-0.89 / 1.04 (two runs; answered from the reply cache) |
@@ -312,12 +316,12 @@ fn attack_rows(tool: &Path, sysadmd: &str) -> Result<Vec<Row>> {
         let attack = line["attack"].as_str().unwrap_or("?");
         let describe = line["describe"].as_str().unwrap_or("?");
         let failures = number(&line, "failures")?;
-        // With a target: the attacker at nice 19, standing for machines
+        // With a target: the attacker in SCHED_IDLE, standing for machines
         // elsewhere on the network. Without: at the daemon's own priority.
         let target = line["target"].as_bool().unwrap_or(true);
         let attacker = match (attack, target) {
             ("none", _) => "",
-            (_, true) => ", attacker at nice 19 (another machine)",
+            (_, true) => ", attacker in SCHED_IDLE (another machine)",
             (_, false) => ", attacker at the daemon's priority (**comparison**)",
         };
         rows.push(Row {

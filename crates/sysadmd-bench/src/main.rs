@@ -21,9 +21,10 @@
 //!   `listjails` latency (p50/p99) and the daemon's peak resident size, with
 //!   no attack and under each attack of issue 16 (ping flood, slot churn,
 //!   login flood), from other loopback addresses, side by side in one run.
-//!   Each attack runs in a process of its own (`attacker NAME ADDR NICE`),
-//!   once at nice 19, standing for machines elsewhere on the network (the
-//!   rows with a target), and once at the daemon's priority (comparison).
+//!   Each attack runs in a process of its own (`attacker NAME ADDR CPU`),
+//!   once in Linux's `SCHED_IDLE`, standing for machines elsewhere on the
+//!   network (`remote`, the rows with a target), and once at the daemon's
+//!   priority (`shared`, comparison).
 //! - `actions SYSADMD_BINARY FAKE_IOCAGE`: every action through
 //!   `sysadmd --backend cli` over fake-iocage with a 300 ms start-up cost per
 //!   run, per flavour, cold (past the inventory's freshness window) and warm
@@ -56,9 +57,22 @@ const WS_CONNECTIONS: usize = 100;
 const IDLE_CONNECTIONS: usize = 1000;
 const JAILS: usize = 100;
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The attacker takes its scheduling before its runtime starts, so that
+    // every worker thread inherits it (on Linux it is per thread).
+    if let [command, _, _, cpu] = args.as_slice()
+        && command == "attacker"
+    {
+        AttackerCpu::parse(cpu)?.apply()?;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(&args))
+}
+
+async fn run(args: &[String]) -> Result<()> {
     match args
         .iter()
         .map(String::as_str)
@@ -77,11 +91,11 @@ async fn main() -> Result<()> {
         ["layers"] => layers().await,
         ["coalesce", fake] => coalesce(fake).await,
         ["attacks", binary, only @ ..] => attacks(binary, only).await,
-        ["attacker", name, addr, nice] => attacker(name, addr, nice).await,
+        ["attacker", name, addr, _cpu] => attacker(name, addr).await,
         ["actions", binary, fake] => actions(binary, fake).await,
         ["events"] => events(),
         _ => bail!(
-            "usage: sysadmd-bench rest SECONDS [uncached] | ws SECONDS [uncached] | memory SYSADMD_BINARY | layers | coalesce FAKE_IOCAGE | attacks SYSADMD_BINARY | attacker NAME ADDR NICE | actions SYSADMD_BINARY FAKE_IOCAGE | events"
+            "usage: sysadmd-bench rest SECONDS [uncached] | ws SECONDS [uncached] | memory SYSADMD_BINARY | layers | coalesce FAKE_IOCAGE | attacks SYSADMD_BINARY | attacker NAME ADDR remote|shared | actions SYSADMD_BINARY FAKE_IOCAGE | events"
         ),
     }
 }
@@ -852,8 +866,10 @@ impl Attack {
 /// legitimate client, which share this machine's cores with it.
 #[derive(Debug, Clone, Copy)]
 enum AttackerCpu {
-    /// At the lowest priority (nice 19): it stands for machines elsewhere on
-    /// the network, whose CPU time is not the server's.
+    /// In Linux's `SCHED_IDLE` policy: it stands for machines elsewhere on
+    /// the network, whose CPU time is not the server's. (At nice 19 it would
+    /// still keep a core for the rest of its time slice when the daemon
+    /// wakes, a delay no remote attacker causes.)
     Remote,
     /// At the same priority as the daemon: the attacker's own CPU use shows
     /// in the legitimate client's latency too (a comparison, no target).
@@ -861,20 +877,49 @@ enum AttackerCpu {
 }
 
 impl AttackerCpu {
-    fn nice(self) -> i32 {
+    fn name(self) -> &'static str {
         match self {
-            AttackerCpu::Remote => 19,
-            AttackerCpu::Shared => 0,
+            AttackerCpu::Remote => "remote",
+            AttackerCpu::Shared => "shared",
         }
+    }
+
+    fn parse(name: &str) -> Result<AttackerCpu> {
+        [AttackerCpu::Remote, AttackerCpu::Shared]
+            .into_iter()
+            .find(|cpu| cpu.name() == name)
+            .with_context(|| format!("attacker CPU {name:?}: remote or shared"))
+    }
+
+    /// Schedules the calling thread (and the threads it starts from now on).
+    fn apply(self) -> Result<()> {
+        if let AttackerCpu::Remote = self {
+            #[cfg(target_os = "linux")]
+            {
+                use thread_priority::unix::{
+                    NormalThreadSchedulePolicy, ThreadSchedulePolicy,
+                    set_thread_priority_and_policy, thread_native_id,
+                };
+                set_thread_priority_and_policy(
+                    thread_native_id(),
+                    thread_priority::ThreadPriority::Min,
+                    ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+                )
+                .map_err(|error| anyhow::anyhow!("cannot enter SCHED_IDLE: {error:?}"))?;
+            }
+            #[cfg(not(target_os = "linux"))]
+            bail!("the remote attacker needs Linux's SCHED_IDLE");
+        }
+        Ok(())
     }
 }
 
-/// `sysadmd-bench attacker NAME ADDR NICE`: runs one attack until stdin
-/// closes (the parent's end of the pipe, also when the parent dies).
-async fn attacker(name: &str, addr: &str, nice: &str) -> Result<()> {
+/// `sysadmd-bench attacker NAME ADDR CPU`: runs one attack until stdin
+/// closes (the parent's end of the pipe, also when the parent dies). Its
+/// scheduling ([`AttackerCpu::apply`]) was set before the runtime started.
+async fn attacker(name: &str, addr: &str) -> Result<()> {
     let attack = Attack::parse(name).with_context(|| format!("no attack named {name:?}"))?;
     let addr: SocketAddr = addr.parse()?;
-    rustix::process::setpriority_process(None, nice.parse()?)?;
     raise_file_limit();
     let stop = Arc::new(AtomicBool::new(false));
     let attackers = attack.launch(addr, &stop);
@@ -896,12 +941,7 @@ fn spawn_attacker(
     cpu: AttackerCpu,
 ) -> Result<std::process::Child> {
     std::process::Command::new(std::env::current_exe()?)
-        .args([
-            "attacker",
-            attack.name(),
-            &addr.to_string(),
-            &cpu.nice().to_string(),
-        ])
+        .args(["attacker", attack.name(), &addr.to_string(), cpu.name()])
         .stdin(std::process::Stdio::piped())
         .spawn()
         .context("cannot start the attacker process")
@@ -1037,7 +1077,7 @@ async fn attack_scenario(binary: &str, attack: Attack, cpu: AttackerCpu) -> Resu
     };
     Ok(json!({
         "bench": "attack", "attack": attack.name(), "describe": attack.describe(),
-        "attacker_nice": cpu.nice(), "target": matches!(cpu, AttackerCpu::Remote),
+        "attacker": cpu.name(), "target": matches!(cpu, AttackerCpu::Remote),
         "requests": latencies.len(), "failures": failures,
         "p50_ms": percentile(50), "p99_ms": percentile(99),
         "peak_rss_mib": peak.load(Ordering::Relaxed) as f64 / 1024.0,

@@ -433,6 +433,8 @@ impl Auth {
     ) -> Result<(Auth, Option<FirstStart>)> {
         create_private_dir(state_dir)?;
         let users_path = state_dir.join(USERS_FILE);
+        // The start's hashes share one working memory (hash::hash_password_in).
+        let mut hash_memory = Vec::new();
         let first_start = {
             let _lock = DirLock::acquire(state_dir)?;
             if users_path.exists() {
@@ -443,6 +445,7 @@ impl Auth {
                     &users_path,
                     &config,
                     admin_password,
+                    &mut hash_memory,
                 )?)
             }
         };
@@ -455,7 +458,9 @@ impl Auth {
             .values()
             .find_map(|entry| HashParams::of_hash(&entry.hash))
             .unwrap_or(config.hash_params);
-        let dummy_hash = hash::hash_password(dummy_params, &hash::generate_password())?;
+        let dummy_hash =
+            hash::hash_password_in(&mut hash_memory, dummy_params, &hash::generate_password())?;
+        drop(hash_memory);
         let keys_path = state_dir.join(KEYS_FILE);
         if keys_path.exists() {
             crate::modes::check_private(&keys_path, "keys file")?;
@@ -1170,6 +1175,7 @@ fn first_start(
     users_path: &Path,
     config: &AuthConfig,
     admin_password: Option<String>,
+    hash_memory: &mut Vec<argon2::Block>,
 ) -> Result<FirstStart> {
     let (password, password_file) = match admin_password.filter(|password| !password.is_empty()) {
         Some(password) => (password, None),
@@ -1182,7 +1188,7 @@ fn first_start(
     };
     let entry = UserEntry {
         role: Role::Admin,
-        hash: hash::hash_password(config.hash_params, &password)?,
+        hash: hash::hash_password_in(hash_memory, config.hash_params, &password)?,
     };
     users::write_users(users_path, &UserMap::from([(FIRST_USER.to_owned(), entry)]))?;
     tracing::info!(user = FIRST_USER, path = %users_path.display(), "first start: created the users file");

@@ -12,8 +12,8 @@
 //! - a connection from a network that authenticated within the last hour
 //!   (see [`crate::slots::Slots::is_trusted`]) is served on the main lane
 //!   from its first byte;
-//! - any other connection starts on the low lane: two threads at nice 19 on
-//!   Linux (elsewhere at the server's priority, still with a run queue of
+//! - any other connection starts on the low lane: two threads in
+//!   `SCHED_IDLE` on Linux (see [`lower_this_thread`]) (elsewhere at the server's priority, still with a run queue of
 //!   their own), and moves to the main lane at its first wake-up after a
 //!   request on it authenticated. A WebSocket's reader and its requests
 //!   follow the same rule; its writer and event forwarder run on the main
@@ -41,32 +41,60 @@ const LOW_LANE_THREADS: usize = 2;
 /// Name of the low lane's threads (seen in `top -H`, `ps -T`).
 pub(crate) const LOW_LANE_THREAD: &str = "sysadmd-lowlane";
 
-#[cfg(target_os = "linux")]
-pub(crate) const LOWEST_NICE: i32 = 19;
+/// `SCHED_IDLE` in `/proc/*/stat` (sched(7)).
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) const SCHED_IDLE: u32 = 5;
 
 /// Lowers the calling thread's scheduling priority to the lowest, so that a
-/// woken worker of the main lane preempts it at once instead of waiting for
-/// its time slice. Niceness lowers a thread's share, it never starves it.
+/// woken worker of the main lane preempts it at once.
 ///
-/// On Linux, `setpriority(PRIO_PROCESS, 0, ..)` sets the calling thread's
-/// niceness only (setpriority(2), NOTES). Elsewhere (FreeBSD has only a
-/// per-process nice, and an idle class that could starve the thread on a busy
-/// host) the thread keeps the server's priority.
+/// On Linux that is the `SCHED_IDLE` policy (sched(7)): a thread of the
+/// normal policy that wakes preempts one in it at once, where a thread at
+/// nice 19 keeps its core for the rest of its time slice (EEVDF's
+/// run-to-parity, up to a few milliseconds): under a login flood, with the
+/// low lane and the hash threads at nice 19, that was most of what an
+/// authenticated client's p99 still lost. `SCHED_IDLE` is a weight, not a
+/// class that waits for idle cores: its threads still progress on a busy
+/// host, at a share about five times smaller than nice 19's. If the policy
+/// cannot be set, the thread goes to nice 19.
+///
+/// Elsewhere (FreeBSD has only a per-process nice, and an idle class that
+/// could starve the thread on a busy host) the thread keeps the server's
+/// priority.
 pub(crate) fn lower_this_thread() {
     #[cfg(target_os = "linux")]
-    if let Err(error) = rustix::process::setpriority_process(None, LOWEST_NICE) {
-        tracing::debug!(%error, "cannot lower a thread's priority");
+    {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        let set = set_thread_priority_and_policy(
+            thread_native_id(),
+            thread_priority::ThreadPriority::Min,
+            idle,
+        );
+        if let Err(error) = set {
+            tracing::debug!(
+                ?error,
+                "cannot put a thread in SCHED_IDLE; lowering its nice"
+            );
+            if let Err(error) = rustix::process::setpriority_process(None, 19) {
+                tracing::debug!(%error, "cannot lower a thread's priority");
+            }
+        }
     }
 }
 
-/// The niceness of the calling thread, from `/proc/thread-self/stat`
-/// (field 19; the command name before it is in parentheses).
+/// The scheduling policy of the calling thread, from
+/// `/proc/thread-self/stat` (field 41; the command name before it is in
+/// parentheses).
 #[cfg(all(test, target_os = "linux"))]
-pub(crate) fn own_niceness() -> i32 {
+pub(crate) fn own_policy() -> u32 {
     let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
     let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-    // Fields from the state (3) on: the niceness is field 19.
-    after_name.split(' ').nth(19 - 3).unwrap().parse().unwrap()
+    // Fields from the state (3) on.
+    after_name.split(' ').nth(41 - 3).unwrap().parse().unwrap()
 }
 
 /// The low lane's runtime: one per process, started on first use and kept
@@ -283,18 +311,18 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_low_lane_runs_at_the_lowest_priority() {
         let lanes = Lanes::current();
-        let nice = own_niceness;
+        let policy = own_policy;
         let low = lanes
-            .spawn(&CancellationToken::new(), false, async move { nice() })
+            .spawn(&CancellationToken::new(), false, async move { policy() })
             .await
             .unwrap();
-        assert_eq!(low, LOWEST_NICE);
+        assert_eq!(low, SCHED_IDLE);
         let main = lanes
-            .spawn(&CancellationToken::new(), true, async move { nice() })
+            .spawn(&CancellationToken::new(), true, async move { policy() })
             .await
             .unwrap();
         assert_ne!(
-            main, LOWEST_NICE,
+            main, SCHED_IDLE,
             "the main lane must keep the server's priority"
         );
     }

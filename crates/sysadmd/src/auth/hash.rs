@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -62,13 +62,62 @@ impl HashParams {
 
 /// Hashes a password into a PHC string (`$argon2id$v=19$m=...`), with a fresh salt.
 pub(crate) fn hash_password(params: HashParams, password: &str) -> anyhow::Result<String> {
+    hash_password_in(&mut Vec::new(), params, password)
+}
+
+/// [`hash_password`] in the working memory `memory` (grown to the size the
+/// cost needs, and left so for the caller's next hash).
+///
+/// The hashes sysadmd makes in a row at its start (the first admin's and the
+/// one unknown users are verified against) share one: glibc gives the first
+/// 7 MiB block its own mapping and returns it when it is freed, but raises
+/// its mmap threshold to that size, so a second block allocated afresh was
+/// carved from the main heap and kept there, idle, for the life of the
+/// process (7 MiB of an idle daemon's 15).
+pub(crate) fn hash_password_in(
+    memory: &mut Vec<Block>,
+    params: HashParams,
+    password: &str,
+) -> anyhow::Result<String> {
     let salt = SaltString::encode_b64(&random_bytes::<16>())
         .map_err(|error| anyhow::anyhow!("cannot make a salt: {error}"))?;
-    params
-        .hasher()?
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|error| anyhow::anyhow!("cannot hash the password: {error}"))
+    hash_with_salt(memory, params, password, &salt)
+}
+
+/// [`hash_password_in`] with this salt: the PHC string argon2's own
+/// `PasswordHasher` makes of the same input.
+fn hash_with_salt(
+    memory: &mut Vec<Block>,
+    params: HashParams,
+    password: &str,
+    salt: &SaltString,
+) -> anyhow::Result<String> {
+    let hasher = params.hasher()?;
+    let blocks = hasher.params().block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut salt_bytes = [0u8; 64];
+    let cannot =
+        |error: &dyn std::fmt::Display| anyhow::anyhow!("cannot hash the password: {error}");
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(|e| cannot(&e))?;
+    let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    hasher
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt_bytes,
+            &mut output,
+            &mut memory[..blocks],
+        )
+        .map_err(|e| cannot(&e))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(hasher.params()).map_err(|e| cannot(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&output).map_err(|e| cannot(&e))?),
+    };
+    Ok(hash.to_string())
 }
 
 thread_local! {
@@ -80,9 +129,8 @@ thread_local! {
     static WORKING_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The niceness of the threads that hash passwords: the lowest priority
-/// short of the idle class (which could starve logins on a busy host).
-/// Lowers the calling thread's scheduling priority (see
+/// The priority of the threads that hash passwords: the lowest. Lowers the
+/// calling thread's scheduling priority (see
 /// [`crate::lanes::lower_this_thread`]), so that a flood of password guesses,
 /// which keeps the hash threads busy, does not delay the requests that need
 /// no hash (issue 16: a login flood raised an authenticated client's p99 from
@@ -177,7 +225,7 @@ impl HashParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argon2::password_hash::PasswordVerifier;
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
     /// What the argon2 crate's own verifier says, to hold ours against.
     fn reference(hash: &str, password: &str) -> bool {
@@ -188,24 +236,55 @@ mod tests {
         })
     }
 
+    #[test]
+    fn hashes_are_the_phc_strings_of_the_argon2_crate_and_share_one_working_memory() {
+        let salt = SaltString::encode_b64(&[9; 16]).unwrap();
+        let mut memory = Vec::new();
+        for params in [
+            HashParams::fast_for_tests(),
+            HashParams {
+                memory_kib: 256,
+                iterations: 2,
+                lanes: 2,
+            },
+            HashParams::fast_for_tests(),
+        ] {
+            let ours = hash_with_salt(&mut memory, params, "right horse", &salt).unwrap();
+            let theirs = params
+                .hasher()
+                .unwrap()
+                .hash_password(b"right horse", &salt)
+                .unwrap()
+                .to_string();
+            assert_eq!(ours, theirs);
+            assert!(reference(&ours, "right horse"));
+            assert!(!reference(&ours, "wrong horse"));
+        }
+        // The larger cost's memory was kept for the smaller one after it.
+        assert_eq!(memory.len(), 256);
+        let fresh = hash_password(HashParams::fast_for_tests(), "battery").unwrap();
+        assert!(fresh.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{fresh}");
+        assert!(verify_password(&fresh, "battery"));
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn a_hash_thread_runs_at_the_lowest_priority_and_only_it() {
-        use crate::lanes::{LOWEST_NICE as HASH_THREAD_NICE, own_niceness};
-        let before = own_niceness();
-        assert!(
-            before < HASH_THREAD_NICE,
-            "the tests must run below niceness {HASH_THREAD_NICE} for this to show anything"
+        use crate::lanes::{SCHED_IDLE, own_policy};
+        let before = own_policy();
+        assert_ne!(
+            before, SCHED_IDLE,
+            "the tests must not run in SCHED_IDLE for this to show anything"
         );
         let hashing = std::thread::spawn(|| {
             yield_to_requests();
-            own_niceness()
+            own_policy()
         })
         .join()
         .unwrap();
-        assert_eq!(hashing, HASH_THREAD_NICE);
+        assert_eq!(hashing, SCHED_IDLE);
         // The thread that spawned it keeps its priority.
-        assert_eq!(own_niceness(), before);
+        assert_eq!(own_policy(), before);
     }
 
     #[test]
