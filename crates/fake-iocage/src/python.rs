@@ -806,6 +806,16 @@ fn destroy(host: &mut Host, args: &[String]) -> Reply {
     }
     let mut lines = Vec::new();
     if host.jails[&name].running {
+        // From 1.2 a running jail is refused without `-f` (`destroy_jail(force)`,
+        // iocage_lib/iocage.py@c3198327:754-767, @6f6f4eb:742-752; added by
+        // iocage/iocage 04a0442c); 1.0 and 1.1 stop it first, `-f` or not
+        // (iocage_lib/ioc_destroy.py@3e0c61ad:291-304).
+        let refuses = !matches!(version::model(), Model::Python10 | Model::Python09);
+        if refuses && !parsed.flags.contains(&'f') {
+            return error(format!(
+                "Jail {name} is still running, please stop the jail first or destroy it with -f"
+            ));
+        }
         lines.push(DestroyLine::Stopping { name: name.clone() });
         host.stop(&name);
     }

@@ -344,6 +344,62 @@ fn python_up_to_1_2_prints_a_dash_for_a_down_jid_and_later_none() {
     }
 }
 
+/// [`run`] with `answer` on stdin (a prompt's answer).
+fn run_answering(dir: &Path, version: &str, args: &[&str], answer: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(FAKE)
+        .args(args)
+        .env("FAKE_IOCAGE_STATE", dir.join("state.json"))
+        .env("FAKE_IOCAGE_VERSION", version)
+        .env_remove("FAKE_IOCAGE_FLAVOUR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fake-iocage runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn python_destroy_of_a_running_jail_without_f_depends_on_the_release() {
+    for (version, refuses) in [
+        ("1.0", false),
+        ("1.1", false),
+        ("1.2", true),
+        ("1.13", true),
+    ] {
+        let host = python_host(version);
+        let dir = host.path();
+        assert!(run(dir, version, &["start", "web"], &[]).status.success());
+        let out = run_answering(dir, version, &["destroy", "web"], "y\n");
+        let list = text(&run(dir, version, &["list", "-l"], &[]).stdout);
+        if refuses {
+            assert_eq!(out.status.code(), Some(1), "{version}: {out:?}");
+            assert!(
+                text(&out.stderr).contains(
+                    "Jail web is still running, please stop the jail first or destroy it with -f"
+                ),
+                "{version}: {out:?}"
+            );
+            assert!(list.contains("| web "), "{version}: kept: {list}");
+            assert!(list.contains(" up "), "{version}: still running: {list}");
+            // `-f` stops it and destroys it.
+            let out = run(dir, version, &["destroy", "-f", "web"], &[]);
+            assert!(out.status.success(), "{version}: {out:?}");
+        } else {
+            assert!(out.status.success(), "{version}: {out:?}");
+        }
+        let list = text(&run(dir, version, &["list", "-l"], &[]).stdout);
+        assert!(!list.contains("| web "), "{version}: gone: {list}");
+    }
+}
+
 #[test]
 fn python_destroy_f_of_a_jail_with_clones_depends_on_the_release() {
     for (version, destroys_clones) in [("1.0", false), ("1.1", true), ("1.2", true), ("1.13", true)]

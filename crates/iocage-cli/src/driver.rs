@@ -305,6 +305,29 @@ impl Iocage {
         }
     }
 
+    /// Whether [`Iocage::destroy`] refuses a running jail itself
+    /// ([`ErrorKind::Conflict`]), so that a caller that must not destroy a
+    /// running jail needs no state query before it.
+    ///
+    /// Legacy 1.7.x refuses a running jail even with `-f` (`Jail is up and
+    /// running`, lib/ioc-zfs@6189eac:339,363,378-380); Python refuses one
+    /// without `-f` from 1.2 (`destroy_jail(force)`,
+    /// iocage_lib/iocage.py@c3198327:754-767, @6f6f4eb:742-752). Legacy
+    /// develop's `destroy -f` stops it first (lib/ioc-zfs@ff9b266:866-870),
+    /// and so do Python 1.0 and 1.1, `-f` or not
+    /// (iocage_lib/ioc_destroy.py@3e0c61ad:291-304); an unknown version is
+    /// taken to be one of those.
+    pub fn destroy_refuses_running(&self) -> bool {
+        match self.line {
+            Line::Release17 => true,
+            Line::Develop => false,
+            Line::Python => matches!(
+                &self.version,
+                Some(IocageVersion::Python { number, .. }) if number.as_slice() >= [1, 2].as_slice()
+            ),
+        }
+    }
+
     /// The version, when it was asked.
     pub fn version(&self) -> Option<&IocageVersion> {
         self.version.as_ref()
@@ -812,8 +835,9 @@ impl Iocage {
     /// `child_test` refuses a jail with snapshots, which every clone and
     /// every jail made from a template has (`has dependent jails`, exit 1;
     /// iocage_cli/destroy.py@6f6f4eb:36-87,125-131, the same order in 1.0
-    /// @8fc88756:35-128), and a running jail is refused (`still running`,
-    /// iocage_lib/iocage.py@6f6f4eb:742-751).
+    /// @8fc88756:35-128), and from 1.2 a running jail is refused (`still
+    /// running`, iocage_lib/iocage.py@6f6f4eb:742-751); 1.0 and 1.1 stop it
+    /// (see [`Iocage::destroy_refuses_running`]).
     pub async fn destroy(&self, jail: &str) -> Result<()> {
         let (args, input): (&[&str], _) = match self.line {
             Line::Python => (&["destroy", jail], Some(&b"y\n"[..])),

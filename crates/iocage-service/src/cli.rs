@@ -284,8 +284,22 @@ impl Backend for CliBackend {
     }
 
     async fn destroy(&self, uuid: &str) -> BackendResult<()> {
-        // `destroy -f` (no prompt) would also stop a running jail; the
-        // Backend contract destroys stopped jails only, so ask first.
+        // The Backend contract destroys stopped jails only. Where iocage
+        // refuses a running jail itself (1.7.x, Python 1.2 on), its answer
+        // is the check, one run; where it would stop it (develop's
+        // `destroy -f`, Python 1.0 and 1.1), ask the state first.
+        let driver = self.driver().await?;
+        if driver.destroy_refuses_running() {
+            return match self.value(driver.destroy(uuid).await) {
+                // iocage's words advise `-f`, which the API has not.
+                Err(BackendError::Conflict(said)) if said.contains("running") => {
+                    Err(BackendError::Conflict(format!(
+                        "jail {uuid} is running; stop it before destroying it (iocage: {said})"
+                    )))
+                }
+                done => done,
+            };
+        }
         if self.get_property(uuid, properties::STATE).await? == "up" {
             return Err(BackendError::Conflict(format!(
                 "jail {uuid} is running; stop it before destroying it"
