@@ -109,7 +109,8 @@ type Reply = Result<IocageResponse, ServiceError>;
 enum Computed {
     /// Any other reply, already in its documented shape.
     Response(IocageResponse),
-    /// The jails a `listjails` listed, shared with the inventory: every
+    /// The jails a `listjails` listed, shared with the inventory (and with
+    /// the backend, where it keeps its listing: the simulated host): every
     /// waiter of a coalesced read writes its reply from this one copy
     /// (taking it out of the `Arc` deep-copied the listing for each read).
     Jails(Arc<Vec<JailInfo>>),
