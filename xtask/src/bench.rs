@@ -230,17 +230,28 @@ const NOTES: &str = "\
 | the tasks of unauthenticated connections (a login flood: a new connection from a new address per guess) shared tokio's run queue with an authenticated client's request | login flood p99 29.7-38.5x, ping flood 11.2-14.9x | 8.0-8.8x, 5.5-9.1x (two runs, machine shared with builds, load 2-8): two lanes, `lanes.rs` |
 | every read of an unchanged simulated host listed, shaped and serialized 100 jails again | REST ratio 0.19, WS 0.21 / 0.21 | 0.68-0.71, 0.88-0.89 / 1.04 (two runs; answered from the reply cache) |
 | a computed `listjails` built a map of 100 rows of owned strings (`JailSummary`), and every waiter of a coalesced read but the last deep-copied it before serializing; every read, also one that completes at once, ran in a task of its own; metrics labels were 6 allocated strings per request (issue 19 item 4; machine shared with 4 builders, load 5-8; one run before, two after) | *reply cache off*: REST 0.19, WS 0.17 / 0.32; `layers` direct_to_bytes 33 us | 0.20-0.26, 0.14-0.24 / 0.50-0.50; 17 us (rows written from the listing borrowed, `JailSummaryRef`; waiters serialize the shared result; a read that completes at once never gets a task; static labels). Cache on, one run (the same binary, right after): WS 0.70 / 0.92 |
+| a computed `listjails` took the listing out of the inventory's `Arc` (a deep copy of 100 jails per read), and the simulated host described its 100 jails again for each read (5 strings each, the defaults looked up per property); the REST body grew from 128 bytes by doubling; a cached Basic credential was decoded and looked up twice (issue 19 item 4, continued; machine shared with another engineer's builds and benchmarks, load 1-5; before and after binaries alternated, 2-3 runs each) | *reply cache off*: REST 0.19-0.25, WS 0.17-0.41 / 0.29-0.40; `layers` computed_wire_path 49-57 us | 0.42-0.52, 0.35-0.48 / 0.43-0.79; 33 us with the shared `Arc`, 13.5 us with the kept listing (the simulated host keeps it until its next change, `Backend::list_non_templates_shared`; the real backend still runs iocage per read); body sized in advance and one credential lookup not separable in this noise |
 
-`sysadmd-bench layers` splits one 100-jail `listjails`: serializing the 12 KB reply alone takes about 14 us, about
-what the baseline spends on a whole request, so the computed path (the *reply cache off* rows) stayed near 0.2 of a
-server that sends a fixed body. Taken since (issue 19 item 4): the listing is written straight to the wire, by UUID,
-each row borrowed from the jail it describes (`listing.rs`; the typed `handle` still builds the documented map, and
-a test holds both to the same bytes); the always-short fields are static or formatted on the stack; no task for a
-read that completes at once. On a machine shared with other builds that measured 0.20-0.26 / 0.14-0.24 / 0.50 (two runs; only the last
-row clearly moved), short of the 0.5 of issue 19 for REST and WebSocket 1x32. Not taken yet: the envelope is serialized into an unsized buffer (12 KB
-grown by doubling, then copied into the `Arc`), the cached Basic credential is looked up twice and decoded once per
-request, the request is decoded through a `serde_json::Value`, and the simulated host still allocates 5 strings
-per jail to describe it (`JailInfo`).
+`sysadmd-bench layers` splits one 100-jail `listjails`, best of 10 batches: serializing the 12 KB reply alone
+takes about 12-14 us, about what the baseline spends on a whole request, and `computed_wire_path` times what
+sysadmd does for a read with the reply cache off (`handle_json` on a host without a generation, then the REST
+body). Taken (issue 19 item 4): the listing is written straight to the wire, by UUID, each row borrowed from the
+jail it describes (`listing.rs`; the typed `handle` still builds the documented map, and a test holds both to the
+same bytes); the always-short fields are static or formatted on the stack; no task for a read that completes at
+once; the computed reply shares the inventory's `Arc` of the listing instead of copying it; the simulated host
+keeps its listing until its next change (its listing is its state; dated by the change count that every change
+moves under the host lock, and tested against a listing made afresh after every kind of change, a failed save
+and a reload); the REST body is sized from the reply; a cached Basic credential is one lookup and no decoding.
+That took `computed_wire_path` from 49-57 to 13.3-13.6 us, and the *reply cache off* ratios from 0.19-0.25 /
+0.17-0.41 / 0.29-0.40 to 0.42-0.52 / 0.35-0.48 / 0.43-0.79 (before and after alternated, 2-3 runs each, on a
+machine shared with another engineer's builds, load 1-5; the same binary moved by 2x between runs): around
+the 0.5 of issue 19 for REST and WebSocket 1x32, not clearly past it; 100x1 past it. What is left is serde_json writing the 12 KB (about 10 of the
+13.5 us). A hand-tuned writer would not pay while replies are `Arc<RawValue>`: a `RawValue` is made only by
+serde_json's serializer or by parsing the text again (`RawValue::from_string` costs about as much as the writing
+it would save; the unchecked constructor is `unsafe`, which the workspace denies). The next step is a reply type
+of checked JSON text owned by `sysadm-proto`, with the REST and WebSocket envelopes written around it by hand
+(pre-escaped keys, the buffer sized in advance, no copy into an `Arc`); then the request decoded without a
+`serde_json::Value`.
 ";
 
 struct Row {

@@ -1,6 +1,8 @@
 //! The `Backend` trait: the operations iocage offers, typed, and the errors
 //! they can end in. The simulated host and the real iocage both implement it.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use sysadm_proto::ErrorCode;
 
@@ -78,6 +80,13 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         let mut jails = self.list_jails().await?;
         jails.retain(|jail| !jail.template);
         Ok(jails)
+    }
+    /// [`Backend::list_non_templates`], shared: a backend that keeps its
+    /// listing while it does not change (the simulated host, whose listing
+    /// is its state) hands out that one copy. By default the owned listing,
+    /// wrapped.
+    async fn list_non_templates_shared(&self) -> BackendResult<Arc<Vec<JailInfo>>> {
+        self.list_non_templates().await.map(Arc::new)
     }
     /// The templates only. A backend that lists templates apart overrides it
     /// to skip the jails' listing.

@@ -163,10 +163,10 @@ impl Inventory {
         }
         let start = self.start();
         let jails = match part {
-            Part::Jails => backend.list_non_templates().await?,
-            Part::Templates => backend.list_templates().await?,
+            Part::Jails => backend.list_non_templates_shared().await?,
+            Part::Templates => Arc::new(backend.list_templates().await?),
         };
-        Ok(self.listed(part, Arc::new(jails), start))
+        Ok(self.listed(part, jails, start))
     }
 
     /// Both parts, the jails first; the stale ones are listed at once.
@@ -186,8 +186,8 @@ impl Inventory {
     /// the jails, `listjails`), and kept for resolutions.
     pub(crate) async fn list_jails(&self, backend: &dyn Backend) -> BackendResult<Listing> {
         let start = self.start();
-        let jails = backend.list_non_templates().await?;
-        Ok(self.listed(Part::Jails, Arc::new(jails), start))
+        let jails = backend.list_non_templates_shared().await?;
+        Ok(self.listed(Part::Jails, jails, start))
     }
 
     fn start(&self) -> Start {

@@ -109,8 +109,11 @@ type Reply = Result<IocageResponse, ServiceError>;
 enum Computed {
     /// Any other reply, already in its documented shape.
     Response(IocageResponse),
-    /// The jails a `listjails` listed.
-    Jails(Vec<JailInfo>),
+    /// The jails a `listjails` listed, shared with the inventory (and with
+    /// the backend, where it keeps its listing: the simulated host): every
+    /// waiter of a coalesced read writes its reply from this one copy
+    /// (taking it out of the `Arc` deep-copied the listing for each read).
+    Jails(Arc<Vec<JailInfo>>),
 }
 
 impl Computed {
@@ -892,7 +895,7 @@ impl Inner {
             // after costs no listing; shaped by whoever takes the answer
             // (`crate::listing`).
             let listed = self.inventory.list_jails(&**backend).await?;
-            return Ok(Computed::Jails(Arc::unwrap_or_clone(listed.jails)));
+            return Ok(Computed::Jails(listed.jails));
         }
         Ok(Computed::Response(match request {
             IocageRequest::Df => IocageResponse::Df(DfTable {

@@ -15,7 +15,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -154,7 +154,12 @@ pub struct SimBackend {
     file: Option<PathBuf>,
     host: Mutex<Host>,
     /// Counts calls to [`SimBackend::change`]; see [`Backend::generation`].
+    /// Counted whether or not it is reported: it also dates `listing`.
     generation: AtomicU64,
+    /// The last listing of the jails that are not templates, with the
+    /// `generation` it was made in: good while the number stays the same
+    /// ([`Backend::list_non_templates_shared`]). Locked only under `host`.
+    listing: Mutex<Option<(u64, Arc<Vec<JailInfo>>)>>,
     /// Whether [`Backend::generation`] reports it.
     report_generation: bool,
     delay: Duration,
@@ -182,6 +187,7 @@ impl SimBackend {
             file: Some(file),
             host: Mutex::new(host),
             generation: AtomicU64::new(0),
+            listing: Mutex::new(None),
             report_generation: true,
             delay: Duration::ZERO,
         })
@@ -193,6 +199,7 @@ impl SimBackend {
             file: None,
             host: Mutex::new(Host::fresh()),
             generation: AtomicU64::new(0),
+            listing: Mutex::new(None),
             report_generation: true,
             delay: Duration::ZERO,
         }
@@ -505,39 +512,43 @@ fn builtin(
     }
 }
 
-/// A property the jail sets or inherits from the defaults, without building
-/// the whole property map (listing many jails stays cheap). Not for the
-/// properties `jail_properties` computes.
-fn set_or_default<'a>(jail: &'a Jail, key: &str) -> Option<&'a String> {
-    jail.props.get(key).or_else(|| defaults().get(key))
+/// A property the jail sets or inherits from `defaults` (looked up once per
+/// listing, not per jail), without building the whole property map (listing
+/// many jails stays cheap). Not for the properties `jail_properties` computes.
+fn set_or_default<'a>(
+    defaults: &'a BTreeMap<String, String>,
+    jail: &'a Jail,
+    key: &str,
+) -> Option<&'a String> {
+    jail.props.get(key).or_else(|| defaults.get(key))
 }
 
-fn jail_info(uuid: &str, jail: &Jail) -> JailInfo {
+/// How `iocage list` describes `jail`; `defaults` is [`defaults`].
+fn jail_info(defaults: &BTreeMap<String, String>, uuid: &str, jail: &Jail) -> JailInfo {
+    let prop = |key| set_or_default(defaults, jail, key);
     // ip4_addr is `iface|addr/mask[,...]`; iocage lists the bare addresses.
-    let ip4 = set_or_default(jail, "ip4_addr")
-        .filter(|addr| *addr != "none")
-        .map(|addr| {
-            addr.split(',')
-                .map(|one| {
-                    let address = one.rsplit('|').next().unwrap_or(one);
-                    address.split('/').next().unwrap_or(address).to_owned()
-                })
-                .collect::<Vec<_>>()
-                .join(",")
-        });
+    let ip4 = prop("ip4_addr").filter(|addr| *addr != "none").map(|addr| {
+        addr.split(',')
+            .map(|one| {
+                let address = one.rsplit('|').next().unwrap_or(one);
+                address.split('/').next().unwrap_or(address).to_owned()
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    });
     JailInfo {
         uuid: uuid.to_owned(),
         tag: jail.tag().to_owned(),
         jid: jail.jid,
-        boot: set_or_default(jail, "boot").is_some_and(|boot| boot == "on"),
+        boot: prop("boot").is_some_and(|boot| boot == "on"),
         state: if jail.running {
             JailState::Up
         } else {
             JailState::Down
         },
-        jail_type: set_or_default(jail, "type").cloned().unwrap_or_default(),
+        jail_type: prop("type").cloned().unwrap_or_default(),
         ip4,
-        release: set_or_default(jail, "release").cloned().unwrap_or_default(),
+        release: prop("release").cloned().unwrap_or_default(),
         template: jail.template,
         origin: jail.origin.clone(),
     }
@@ -576,7 +587,7 @@ impl Backend for SimBackend {
             Ok(host
                 .jails
                 .iter()
-                .map(|(uuid, jail)| jail_info(uuid, jail))
+                .map(|(uuid, jail)| jail_info(defaults(), uuid, jail))
                 .collect())
         })
     }
@@ -584,13 +595,47 @@ impl Backend for SimBackend {
     /// Skips the templates before describing the jails, not after.
     async fn list_non_templates(&self) -> BackendResult<Vec<JailInfo>> {
         self.pause().await;
-        self.each_non_template(jail_info)
+        let defaults = defaults();
+        self.each_non_template(|uuid, jail| jail_info(defaults, uuid, jail))
+    }
+
+    /// The listing is the host's state: kept until the next change, and
+    /// handed out shared, instead of describing every jail again per read.
+    async fn list_non_templates_shared(&self) -> BackendResult<Arc<Vec<JailInfo>>> {
+        self.pause().await;
+        self.with(|host| {
+            host.require_pool()?;
+            // Under the host lock, where every change moves the number
+            // before it alters anything ([`SimBackend::change`]): a listing
+            // made under this number describes the host as it is.
+            let now = self.generation.load(Ordering::SeqCst);
+            let mut kept = self.listing.lock().expect("simulated host listing");
+            if let Some((made, jails)) = &*kept
+                && *made == now
+            {
+                return Ok(jails.clone());
+            }
+            let defaults = defaults();
+            let jails: Arc<Vec<JailInfo>> = Arc::new(
+                host.jails
+                    .iter()
+                    .filter(|(_, jail)| !jail.template)
+                    .map(|(uuid, jail)| jail_info(defaults, uuid, jail))
+                    .collect(),
+            );
+            *kept = Some((now, jails.clone()));
+            Ok(jails)
+        })
     }
 
     async fn df(&self) -> BackendResult<Vec<DfEntry>> {
         self.pause().await;
         self.each_non_template(|uuid, jail| {
-            let prop = |key| set_or_default(jail, key).cloned().unwrap_or_default();
+            let prop = |key| {
+                set_or_default(defaults(), jail, key)
+                    .cloned()
+                    .unwrap_or_default()
+            };
             DfEntry {
                 uuid: uuid.to_owned(),
                 tag: jail.tag().to_owned(),
@@ -1045,6 +1090,95 @@ mod tests {
         let slow = SimBackend::in_memory().with_delay(Duration::from_millis(50));
         slow.clean(CleanTarget::All).await.unwrap();
         assert!(slow.with(|host| Ok(host.releases.is_empty())).unwrap());
+    }
+
+    /// The kept listing against one described afresh, after each change.
+    async fn assert_listing_current(sim: &SimBackend) -> Arc<Vec<JailInfo>> {
+        let shared = sim.list_non_templates_shared().await.unwrap();
+        assert_eq!(*shared, sim.list_non_templates().await.unwrap());
+        shared
+    }
+
+    fn tags(jails: &[JailInfo]) -> Vec<(&str, JailState)> {
+        jails
+            .iter()
+            .map(|jail| (jail.tag.as_str(), jail.state))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_kept_listing_shows_every_change_at_the_next_read() {
+        // Without a generation, as the computed read path runs: the kept
+        // listing is dated by the change count all the same.
+        let sim = SimBackend::in_memory().without_generation();
+        assert!(assert_listing_current(&sim).await.is_empty());
+        let tag = |tag: &str| [("tag".to_owned(), tag.to_owned())];
+        let web = sim.create(&tag("web"), false).await.unwrap();
+        let first = assert_listing_current(&sim).await;
+        assert_eq!(tags(&first), [("web", JailState::Down)]);
+        // Unchanged, the same copy is handed out again.
+        let again = sim.list_non_templates_shared().await.unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "kept until the next change");
+        sim.start(&web.uuid).await.unwrap();
+        let up = assert_listing_current(&sim).await;
+        assert_eq!(tags(&up), [("web", JailState::Up)]);
+        assert!(up[0].jid.is_some());
+        sim.stop(&web.uuid).await.unwrap();
+        assert_eq!(
+            tags(&assert_listing_current(&sim).await),
+            [("web", JailState::Down)]
+        );
+        let clone = sim.clone_jail(&web.uuid, &tag("copy")).await.unwrap();
+        assert_eq!(assert_listing_current(&sim).await.len(), 2);
+        let template = [
+            ("tag".to_owned(), "base".to_owned()),
+            ("istemplate".to_owned(), "yes".to_owned()),
+        ];
+        sim.clone_jail(&web.uuid, &template).await.unwrap();
+        assert_eq!(assert_listing_current(&sim).await.len(), 2, "no templates");
+        sim.destroy(&clone.uuid).await.unwrap();
+        assert_eq!(
+            tags(&assert_listing_current(&sim).await),
+            [("web", JailState::Down)]
+        );
+        // A refused change changes nothing, and the listing says so.
+        assert!(sim.create(&tag("web"), false).await.is_err());
+        assert_eq!(assert_listing_current(&sim).await.len(), 1);
+        // Without an active pool there is no listing; with it, one again.
+        sim.deactivate("tank").await.unwrap();
+        assert!(sim.list_non_templates_shared().await.is_err());
+        sim.activate("tank").await.unwrap();
+        assert_eq!(assert_listing_current(&sim).await.len(), 1);
+        sim.clean(CleanTarget::Jails).await.unwrap();
+        assert!(assert_listing_current(&sim).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_kept_listing_follows_the_state_file_and_a_failed_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = SimBackend::open(dir.path()).unwrap();
+        let props = [("tag".to_owned(), "web".to_owned())];
+        sim.create(&props, false).await.unwrap();
+        assert_eq!(assert_listing_current(&sim).await.len(), 1);
+        // A change that cannot be saved is undone; the listing shows the
+        // host as it is after the undo.
+        let blocker = dir.path().join("sim-host.json.tmp");
+        fs::create_dir(&blocker).unwrap();
+        let props = [("tag".to_owned(), "db".to_owned())];
+        assert!(sim.create(&props, false).await.is_err());
+        assert_eq!(
+            tags(&assert_listing_current(&sim).await),
+            [("web", JailState::Down)]
+        );
+        fs::remove_dir(&blocker).unwrap();
+        sim.create(&props, false).await.unwrap();
+        drop(sim);
+        // Reopened from its file, the host lists what was saved.
+        let reopened = SimBackend::open(dir.path()).unwrap();
+        let listed = assert_listing_current(&reopened).await;
+        let mut saved: Vec<&str> = listed.iter().map(|jail| jail.tag.as_str()).collect();
+        saved.sort_unstable();
+        assert_eq!(saved, ["db", "web"]);
     }
 
     #[test]

@@ -508,7 +508,7 @@ impl Auth {
     }
 
     /// Runs `work` (a call that hashes a password: [`Auth::login`], or
-    /// [`Auth::authorize_header`] when [`Auth::header_needs_hash`]) on a
+    /// [`Auth::authorize_header`] when [`Auth::basic_lookup`] says so) on a
     /// hash thread, at most [`AuthConfig::hash_concurrency`] at once.
     /// argon2 takes milliseconds of CPU: on the async workers, a few clients
     /// failing logins slowed every other request. Waiting for a permit is
@@ -538,23 +538,33 @@ impl Auth {
         }
     }
 
-    /// Whether [`Auth::authorize_header`] would hash a password for this
-    /// header: Basic credentials that are not cached. Everything else is
-    /// answered without one.
-    fn header_needs_hash(&self, authorization: Option<&str>) -> bool {
+    /// What [`Auth::authorize_header`] would do with this header: answer
+    /// from a cached Basic credential (the principal, from one lookup and no
+    /// decoding: only credentials that decoded and checked are cached), hash
+    /// a password (Basic credentials that are not cached, or no longer
+    /// valid), or answer at once (everything else).
+    fn basic_lookup(&self, authorization: Option<&str>) -> BasicLookup {
         let Some(header) = authorization.map(str::trim) else {
-            return false;
+            return BasicLookup::Other;
         };
         let Some((scheme, credentials)) = header.split_once(|c: char| c.is_ascii_whitespace())
         else {
-            return false;
+            return BasicLookup::Other;
         };
-        if !scheme.eq_ignore_ascii_case("basic") || decode_basic(credentials.trim()).is_none() {
-            return false;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return BasicLookup::Other;
         }
-        self.basic
+        if let Some(principal) = self
+            .basic
             .get(header.as_bytes(), None)
-            .is_none_or(|grant| self.still_valid(&grant).is_none())
+            .and_then(|grant| self.still_valid(&grant))
+        {
+            return BasicLookup::Cached(principal);
+        }
+        if decode_basic(credentials.trim()).is_none() {
+            return BasicLookup::Other;
+        }
+        BasicLookup::NeedsHash
     }
 
     /// Sends failed logins and blocks to `hook` (for the audit log), besides
@@ -758,10 +768,14 @@ impl Auth {
         peer: IpAddr,
         authorization: Option<&str>,
     ) -> Result<Principal, AuthError> {
-        if !self.header_needs_hash(authorization) {
-            return self.authorize_header(peer, authorization);
-        }
-        let peer = canonical(peer);
+        let peer = match self.basic_lookup(authorization) {
+            BasicLookup::Cached(principal) => {
+                self.refuse_if_blocked(canonical(peer))?;
+                return Ok(principal);
+            }
+            BasicLookup::Other => return self.authorize_header(peer, authorization),
+            BasicLookup::NeedsHash => canonical(peer),
+        };
         self.refuse_if_blocked(peer)?;
         let header = authorization.unwrap_or_default().trim().to_owned();
         let credentials = header
@@ -1154,6 +1168,16 @@ impl Auth {
 /// IPv4 addresses reached over an IPv6 socket count as the IPv4 address.
 fn canonical(peer: IpAddr) -> IpAddr {
     peer.to_canonical()
+}
+
+/// What [`Auth::basic_lookup`] found for an `Authorization` header.
+enum BasicLookup {
+    /// Basic credentials checked before and still valid: who they are.
+    Cached(Principal),
+    /// Basic credentials whose password must be hashed.
+    NeedsHash,
+    /// Anything else, answered without a hash.
+    Other,
 }
 
 /// `user` and `password` from the credentials of a Basic header. Padding is optional.

@@ -53,6 +53,15 @@ fn add_user(dir: &Path, name: &str, role: Role, password: &str) {
     user_command(dir, add, &format!("{password}\n")).unwrap();
 }
 
+fn set_password(dir: &Path, name: &str, password: &str) {
+    let passwd = UserCommand::Passwd {
+        name: name.to_owned(),
+        password_stdin: true,
+        allow_weak: true,
+    };
+    user_command(dir, passwd, &format!("{password}\n")).unwrap();
+}
+
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
 }
@@ -491,6 +500,52 @@ fn cached_basic_credentials_skip_the_password_hash() {
     );
 }
 
+#[tokio::test]
+async fn an_offloaded_cached_basic_credential_never_outlives_a_block_or_a_password_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = Arc::new(open(dir.path(), config()));
+    add_user(dir.path(), "olivia", Role::Viewer, "old-pw");
+    let peer = ip("192.0.2.1");
+    let header = basic("olivia", "old-pw");
+    for round in ["hashed", "cached"] {
+        let principal = auth
+            .authorize_header_offloaded(peer, Some(&header))
+            .await
+            .unwrap_or_else(|error| panic!("{round}: {error:?}"));
+        assert_eq!(principal.user, "olivia", "{round}");
+        assert_eq!(principal.role, Role::Viewer, "{round}");
+    }
+    // A blocked address is refused even with a cached credential.
+    let blocked = ip("192.0.2.66");
+    auth.authorize_header_offloaded(blocked, Some(&header))
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let _ = auth.login(blocked, "admin", "wrong");
+    }
+    assert!(matches!(
+        auth.authorize_header_offloaded(blocked, Some(&header))
+            .await
+            .unwrap_err(),
+        AuthError::Blocked { .. }
+    ));
+    // A new password voids the cached credential of the old one.
+    set_password(dir.path(), "olivia", "new-pw");
+    assert_eq!(
+        auth.authorize_header_offloaded(peer, Some(&header))
+            .await
+            .unwrap_err(),
+        AuthError::BadCredentials
+    );
+    // What is not a decodable Basic credential is answered as before.
+    assert!(matches!(
+        auth.authorize_header_offloaded(peer, Some("Basic %%%"))
+            .await
+            .unwrap_err(),
+        AuthError::Malformed(_)
+    ));
+}
+
 // ---- users changed under a running server ----
 
 #[test]
@@ -504,12 +559,7 @@ fn passwd_voids_cached_credentials_and_tokens_of_that_user_only() {
     let olivia = auth.login(peer, "olivia", "old-pw").unwrap();
     let admin = auth.login(peer, "admin", ADMIN_PASSWORD).unwrap();
 
-    let passwd = UserCommand::Passwd {
-        name: "olivia".to_owned(),
-        password_stdin: true,
-        allow_weak: true,
-    };
-    user_command(dir.path(), passwd, "new-pw\n").unwrap();
+    set_password(dir.path(), "olivia", "new-pw");
 
     assert_eq!(
         auth.authorize_header(peer, Some(&old_header)).unwrap_err(),
