@@ -211,9 +211,11 @@ const NOTES: &str = "\
     silently moves a taken tag to the new jail (`__link_tag`, lib/ioc-common@ff9b266:731-770), so the templates
     are listed too (`list -t`; a `listjails` fills only the jails part). Python refuses a taken tag itself
     before it changes anything, so its `createjail` is 1 run cold or warm.
-  - `destroyjail` (2): `destroy -f` (the only form that does not prompt) also stops a running jail, and the API
-    refuses to destroy a running one, so the state must be no older than the request: cold, the request's own
-    listing gives it (`list`, `destroy`); warm, the kept listing is older than the request, so `get state` runs.
+  - `destroyjail` costs its command alone warm (2026-12-03: it was 2, with `get state` first): the API
+    refuses to destroy a running jail, and every version driven here but Python 1.0 and 1.1 refuses one
+    itself in the form sysadmd runs (develop's `destroy` answered `y`, 1.7.x `destroy -f`, Python 1.2 on
+    `destroy` answered `y`), so iocage's refusal is the check; on 1.0 and 1.1, which stop the jail, the state
+    is still asked first. Cold it pays the `list` that resolves the name, as above.
 
 ## What the profiles showed (perf, this machine)
 

@@ -699,20 +699,30 @@ fn destroy(host: &mut Host, args: &[String]) -> Reply {
         Ok(uuid) => uuid,
         Err(reply) => return reply,
     };
-    if !force {
-        let mut reply = Reply::out("  Are you sure ? y[N]: ");
-        if !crate::confirmed() {
-            reply
-                .out
-                .push_str("  Command not confirmed.  No action taken.\n");
-            return reply;
-        }
-    }
+    // `__check_children` runs before the prompt (lib/ioc-zfs@3ffbc87:688-695).
     if let Some((child, clone)) = host.dependent(&uuid) {
         return error(format!(
             "jail has dependent clone, uuid: {child} ({})",
             clone.tag()
         ));
+    }
+    let mut prompt = String::new();
+    if !force {
+        // lib/ioc-zfs@3ffbc87:697-712: answered `y`, a running jail is
+        // refused; under `-f` it is stopped (:713-716).
+        prompt = format!(
+            " \n  WARNING: this will destroy jail {uuid}\n  Dataset: {}/iocage/jails/{uuid}\n \n  Are you sure ? y[N]: ",
+            host.pool()
+        );
+        if !crate::confirmed() {
+            prompt.push_str("  Command not confirmed.  No action taken.\n");
+            return Reply::out(prompt);
+        }
+        if host.jails[&uuid].running {
+            let mut reply = error(format!("cannot destroy {name} - jail is running!"));
+            reply.out = prompt;
+            return reply;
+        }
     }
     let jail = &host.jails[&uuid];
     let mut lines = Vec::new();
@@ -730,7 +740,8 @@ fn destroy(host: &mut Host, args: &[String]) -> Reply {
         });
     }
     host.jails.remove(&uuid);
-    Reply::out(render::destroy(&DestroyReport { lines }, LEGACY))
+    prompt.push_str(&render::destroy(&DestroyReport { lines }, LEGACY));
+    Reply::out(prompt)
 }
 
 /// getopts' complaint (lib/ioc-common@6189eac:129-131 capitalises it).

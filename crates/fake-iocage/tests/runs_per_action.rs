@@ -123,9 +123,9 @@ async fn each_change_costs_its_command_and_at_most_one_listing() {
         assert_eq!(sorted(runs), ["destroy", "list"], "{flavour}: cold destroy");
 
         // destroyjail, warm: the listing is older than the request, and the
-        // jail may have been started by hand since. Python (1.2 here)
-        // refuses a running jail itself, so its `destroy` is the check;
-        // legacy develop's `destroy -f` would stop it, so the state is asked.
+        // jail may have been started by hand since; legacy develop (its
+        // `destroy` answered `y`) and Python 1.2 refuse a running jail
+        // themselves, so `destroy` is the check.
         cold().await;
         counted(&host, &mut socket, json!({"action": "listjails"})).await;
         let (runs, reply) = counted(
@@ -135,11 +135,7 @@ async fn each_change_costs_its_command_and_at_most_one_listing() {
         )
         .await;
         assert!(ok(&reply), "{flavour}: {reply}");
-        let expected = match flavour {
-            "python" => vec!["destroy"],
-            _ => vec!["destroy", "get"],
-        };
-        assert_eq!(sorted(runs), expected, "{flavour}: warm destroy");
+        assert_eq!(sorted(runs), ["destroy"], "{flavour}: warm destroy");
 
         // An action the installed iocage lacks (Python has no `cap`) is a 501
         // known in advance: no run, not even to resolve the jail, cold.
@@ -224,8 +220,8 @@ async fn changes_made_by_hand_are_seen_once_the_window_has_passed() {
             .count();
         assert_eq!(dups, 1, "{flavour}: {listed}");
 
-        // Started by hand after the last listing: refused, warm or cold
-        // (legacy: by the state asked first; Python: by iocage itself).
+        // Started by hand after the last listing: refused by iocage, warm
+        // or cold.
         host.by_hand(&["start", "web1"], &["start", "web1"]);
         let reply = call(
             &mut socket,

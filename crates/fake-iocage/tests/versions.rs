@@ -367,6 +367,45 @@ fn run_answering(dir: &Path, version: &str, args: &[&str], answer: &str) -> Outp
 }
 
 #[test]
+fn develop_destroy_answered_y_refuses_a_running_jail_and_destroy_f_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let out = run(dir, "develop", &["create", "tag=www"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let list = text(&run(dir, "develop", &["list"], &[]).stdout);
+    let uuid = list
+        .lines()
+        .find(|line| line.contains("www"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .unwrap()
+        .to_owned();
+    assert!(run(dir, "develop", &["start", "www"], &[]).status.success());
+    // lib/ioc-zfs@3ffbc87:697-708: the warning and prompt, then the refusal.
+    let out = run_answering(dir, "develop", &["destroy", "www"], "y\n");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            " \n  WARNING: this will destroy jail {uuid}\n  Dataset: tank/iocage/jails/{uuid}\n \n  Are you sure ? y[N]: "
+        )
+    );
+    assert_eq!(
+        text(&out.stderr),
+        "  ERROR: cannot destroy www - jail is running!\n"
+    );
+    assert!(text(&run(dir, "develop", &["list"], &[]).stdout).contains(&uuid));
+    // Not answered: nothing happens, exit 0.
+    let out = run(dir, "develop", &["destroy", "www"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text(&out.stdout).ends_with("  Command not confirmed.  No action taken.\n"));
+    // `-f` stops it and destroys it.
+    let out = run(dir, "develop", &["destroy", "-f", "www"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text(&out.stdout).contains(&format!("  Destroying: {uuid}")));
+    assert!(!text(&run(dir, "develop", &["list"], &[]).stdout).contains(&uuid));
+}
+
+#[test]
 fn python_destroy_of_a_running_jail_without_f_depends_on_the_release() {
     for (version, refuses) in [
         ("1.0", false),

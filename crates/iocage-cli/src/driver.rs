@@ -310,17 +310,16 @@ impl Iocage {
     /// running jail needs no state query before it.
     ///
     /// Legacy 1.7.x refuses a running jail even with `-f` (`Jail is up and
-    /// running`, lib/ioc-zfs@6189eac:339,363,378-380); Python refuses one
+    /// running`, lib/ioc-zfs@6189eac:339,363,378-380), develop without `-f`
+    /// (`jail is running!`, lib/ioc-zfs@ff9b266:857-858), and Python
     /// without `-f` from 1.2 (`destroy_jail(force)`,
-    /// iocage_lib/iocage.py@c3198327:754-767, @6f6f4eb:742-752). Legacy
-    /// develop's `destroy -f` stops it first (lib/ioc-zfs@ff9b266:866-870),
-    /// and so do Python 1.0 and 1.1, `-f` or not
-    /// (iocage_lib/ioc_destroy.py@3e0c61ad:291-304); an unknown version is
-    /// taken to be one of those.
+    /// iocage_lib/iocage.py@c3198327:754-767, @6f6f4eb:742-752): that is
+    /// how they are run. Python 1.0 and 1.1 stop it first, `-f` or not
+    /// (iocage_lib/ioc_destroy.py@3e0c61ad:291-304); an unknown Python
+    /// version is taken to be one of those.
     pub fn destroy_refuses_running(&self) -> bool {
         match self.line {
-            Line::Release17 => true,
-            Line::Develop => false,
+            Line::Release17 | Line::Develop => true,
             Line::Python => matches!(
                 &self.version,
                 Some(IocageVersion::Python { number, .. }) if number.as_slice() >= [1, 2].as_slice()
@@ -823,11 +822,14 @@ impl Iocage {
     /// Destroys a jail, refusing ([`ErrorKind::Conflict`]) one that other
     /// jails were cloned or created from, in every version.
     ///
-    /// Legacy: `destroy -f` (no prompt; a running jail is stopped first).
-    /// Develop refuses a jail with dependent clones itself
-    /// (lib/ioc-zfs@ff9b266:1028-1058); 1.7.x prints `Destroying: UUID`
-    /// before `zfs destroy` runs and ignores its failure
-    /// (lib/ioc-zfs@6189eac:362-378), so the listing tells whether it is gone.
+    /// Develop: `destroy UUID` with its `Are you sure ? y[N]:` answered `y`
+    /// on stdin: it refuses a running jail then (`cannot destroy U - jail is
+    /// running!`, lib/ioc-zfs@ff9b266:848-859), where `-f` would stop it
+    /// (:866-870); it refuses a jail with dependent clones itself, before
+    /// the prompt (:842-846, 1028-1058). 1.7.x: `destroy -f` (no prompt;
+    /// a running jail is refused all the same, lib/ioc-zfs@6189eac:378-380);
+    /// it prints `Destroying: UUID` before `zfs destroy` runs and ignores
+    /// its failure (:362-378), so the listing tells whether it is gone.
     ///
     /// Python: `-f` skips the dependents check, and since 1.2+ destroys the
     /// clones with it (`zfs destroy -r -Rf`), so `destroy JAIL` is run
@@ -840,16 +842,20 @@ impl Iocage {
     /// (see [`Iocage::destroy_refuses_running`]).
     pub async fn destroy(&self, jail: &str) -> Result<()> {
         let (args, input): (&[&str], _) = match self.line {
-            Line::Python => (&["destroy", jail], Some(&b"y\n"[..])),
-            Line::Develop | Line::Release17 => (&["destroy", "-f", jail], None),
+            Line::Python | Line::Develop => (&["destroy", jail], Some(&b"y\n"[..])),
+            Line::Release17 => (&["destroy", "-f", jail], None),
         };
         let mut out = run(&self.runner, args, input).await?;
         if self.failed(&out) {
             return Err(iocage_error(args, &out));
         }
-        // click's prompt has no newline after it (its answer comes from the
-        // pipe, unechoed), so `Destroying N` follows it on the same line.
+        // The prompts have no newline after them (their answer comes from
+        // the pipe, unechoed), so `Destroying` follows on the same line.
+        // Develop's warning before its prompt goes too.
         out.stdout = out.stdout.replace("Are you sure? [y/N]: ", "\n");
+        if let Some((_, after)) = out.stdout.split_once("  Are you sure ? y[N]: ") {
+            out.stdout = after.to_owned();
+        }
         let report = parsed(&out, crate::parse_destroy(&out.stdout))?;
         if !report.value.destroyed().any(|name| name == jail) {
             return Err(unreadable(&out, "the jail was not reported destroyed"));
@@ -1399,6 +1405,8 @@ const CONFLICT: &[&str] = &[
     "must not be running",
     "is not running",
     "is up and running",
+    // Develop's `destroy` of a running jail (lib/ioc-zfs@ff9b266:857-858).
+    "- jail is running!",
     "dependent clone",
     "dependent jails",
     "is a template jail",
@@ -1506,6 +1514,10 @@ mod tests {
         check("Jail: db01 already exists!", ErrorKind::Conflict);
         check("jexec: jail \"ioc-u\" not found", ErrorKind::Conflict);
         check("Jail is up and running. Exiting.", ErrorKind::Conflict);
+        check(
+            "cannot destroy web1 - jail is running!",
+            ErrorKind::Conflict,
+        );
         check("unsupported property: foo !", ErrorKind::Invalid);
         check("foo is not a valid property!", ErrorKind::Invalid);
         check("Multiple matching UUIDs!", ErrorKind::Invalid);

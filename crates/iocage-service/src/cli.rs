@@ -285,9 +285,9 @@ impl Backend for CliBackend {
 
     async fn destroy(&self, uuid: &str) -> BackendResult<()> {
         // The Backend contract destroys stopped jails only. Where iocage
-        // refuses a running jail itself (1.7.x, Python 1.2 on), its answer
-        // is the check, one run; where it would stop it (develop's
-        // `destroy -f`, Python 1.0 and 1.1), ask the state first.
+        // refuses a running jail itself (legacy, Python 1.2 on), its answer
+        // is the check, one run; where it would stop it (Python 1.0 and
+        // 1.1), ask the state first.
         let driver = self.driver().await?;
         if driver.destroy_refuses_running() {
             return match self.value(driver.destroy(uuid).await) {
