@@ -9,14 +9,20 @@ use std::process::{Command, Output, Stdio};
 const FAKE: &str = env!("CARGO_BIN_EXE_fake-iocage");
 
 /// One run of the fake as `version` over the state in `dir`.
-fn run(dir: &Path, version: &str, args: &[&str], extra: &[(&str, &str)]) -> Output {
+/// The fake at `version` on the host in `dir`.
+fn fake(dir: &Path, version: &str, args: &[&str]) -> Command {
     let mut command = Command::new(FAKE);
     command
         .args(args)
         .env("FAKE_IOCAGE_STATE", dir.join("state.json"))
         .env("FAKE_IOCAGE_VERSION", version)
-        .env_remove("FAKE_IOCAGE_FLAVOUR")
-        .stdin(Stdio::null());
+        .env_remove("FAKE_IOCAGE_FLAVOUR");
+    command
+}
+
+fn run(dir: &Path, version: &str, args: &[&str], extra: &[(&str, &str)]) -> Output {
+    let mut command = fake(dir, version, args);
+    command.stdin(Stdio::null());
     for (key, value) in extra {
         command.env(key, value);
     }
@@ -347,11 +353,7 @@ fn python_up_to_1_2_prints_a_dash_for_a_down_jid_and_later_none() {
 /// [`run`] with `answer` on stdin (a prompt's answer).
 fn run_answering(dir: &Path, version: &str, args: &[&str], answer: &str) -> Output {
     use std::io::Write;
-    let mut child = Command::new(FAKE)
-        .args(args)
-        .env("FAKE_IOCAGE_STATE", dir.join("state.json"))
-        .env("FAKE_IOCAGE_VERSION", version)
-        .env_remove("FAKE_IOCAGE_FLAVOUR")
+    let mut child = fake(dir, version, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
